@@ -1,0 +1,40 @@
+# The course's commands. `make run` and `make test` are the two that matter.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lab release bench venv clean
+
+# Create .venv and install the project (with its dev tools) when missing or when pyproject changed.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the course into $(VENV) (first time: a few minutes)..."
+	@$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]" 2>&1 | { grep -v "is ignored" || true; }; test $${PIPESTATUS[0]} -eq 0
+	@$(PY) -c "import course_utils, torch, torchvision, nbgrader" && touch $(STAMP)
+
+venv: $(STAMP)
+
+## run: execute the lecture notebooks in order and build the HTML site (build/site/index.html)
+run: $(STAMP)
+	$(PY) tools/build_site.py
+
+## test: the whole test suite (unit tests, notebooks, nbgrader round trip) in FAST + OFFLINE mode
+test: $(STAMP)
+	COURSE_FAST=1 COURSE_OFFLINE=1 $(PY) -m pytest
+
+## lab: JupyterLab on the course
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab
+
+## release: regenerate the student release assignments/ from solutions/
+release: $(STAMP)
+	$(PY) tools/release.py $(if $(FORCE),--force,)
+
+## bench: speed benchmarks
+bench: $(STAMP)
+	$(PY) -m pytest benchmarks -q
+
+clean:
+	rm -rf build

@@ -1,0 +1,1 @@
+"""Reference implementations for the course on understanding and visualizing ConvNets."""
