@@ -15,13 +15,13 @@ from torch import nn
 class ShapeNet(nn.Module):
     """Input ``(N, 3, H, W)`` (normalized), ``H, W >= 32``; output ``(N, num_classes)`` logits."""
 
-    def __init__(self, num_classes: int = 10, code_size: int = 256, dropout: float = 0.3):
+    def __init__(self, num_classes: int = 10, code_size: int = 256, dropout: float = 0.1):
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(3, 48, kernel_size=9, stride=2, padding=4),  # 0  conv1: 64 -> 32
             nn.ReLU(inplace=True),  # 1
             nn.MaxPool2d(kernel_size=3, stride=2, padding=1),  # 2  32 -> 16
-            nn.Conv2d(48, 96, kernel_size=5, padding=2),  # 3  conv2
+            nn.Conv2d(48, 96, kernel_size=3, padding=1),  # 3  conv2
             nn.ReLU(inplace=True),  # 4
             nn.MaxPool2d(kernel_size=2, stride=2),  # 5  16 -> 8
             nn.Conv2d(96, 128, kernel_size=3, padding=1),  # 6  conv3
