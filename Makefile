@@ -34,7 +34,7 @@ release: $(STAMP)
 
 ## bench: speed benchmarks
 bench: $(STAMP)
-	$(PY) -m pytest benchmarks -q
+	$(PY) -m pytest benchmarks -q -s -o addopts=""
 
 clean:
 	rm -rf build

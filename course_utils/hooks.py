@@ -76,6 +76,21 @@ def frozen(model: nn.Module) -> Iterator[nn.Module]:
 
 
 @contextmanager
+def _forward_hooks(model: nn.Module, layers: LayerNames, make_hook) -> Iterator[None]:
+    """Attach ``make_hook(name)`` as a forward hook on each layer; remove them all on exit."""
+    names = _as_list(layers)
+    modules = [get_layer(model, name) for name in names]  # validates every name first
+    handles = []
+    try:
+        for name, module in zip(names, modules):
+            handles.append(module.register_forward_hook(make_hook(name)))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextmanager
 def capture_activations(model: nn.Module, layers: LayerNames, *, detach: bool = True) -> Iterator[dict]:
     """Record the outputs of ``layers`` during forward passes inside the block.
 
@@ -96,10 +111,7 @@ def capture_activations(model: nn.Module, layers: LayerNames, *, detach: bool = 
         ...     model(images)
         >>> acts["features.0"].shape  # (N, C, H, W)
     """
-    names = _as_list(layers)
-    modules = [get_layer(model, name) for name in names]  # validates every name first
     store: dict[str, torch.Tensor] = {}
-    handles = []
 
     def make_hook(name: str):
         def hook(module, inputs, output):
@@ -113,13 +125,8 @@ def capture_activations(model: nn.Module, layers: LayerNames, *, detach: bool = 
 
         return hook
 
-    try:
-        for name, module in zip(names, modules):
-            handles.append(module.register_forward_hook(make_hook(name)))
+    with _forward_hooks(model, layers, make_hook):
         yield store
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 @contextmanager
@@ -130,10 +137,7 @@ def capture_gradients(model: nn.Module, layers: LayerNames) -> Iterator[dict]:
     when ``backward`` or ``torch.autograd.grad`` runs through those layers. Uses tensor hooks,
     so it works with in-place ReLUs. All hooks are removed on exit, exceptions included.
     """
-    names = _as_list(layers)
-    modules = [get_layer(model, name) for name in names]
     store: dict[str, torch.Tensor] = {}
-    handles = []
     tensor_handles = []
 
     def make_hook(name: str):
@@ -151,11 +155,10 @@ def capture_gradients(model: nn.Module, layers: LayerNames) -> Iterator[dict]:
         return hook
 
     try:
-        for name, module in zip(names, modules):
-            handles.append(module.register_forward_hook(make_hook(name)))
-        yield store
+        with _forward_hooks(model, layers, make_hook):
+            yield store
     finally:
-        for handle in handles + tensor_handles:
+        for handle in tensor_handles:
             handle.remove()
 
 

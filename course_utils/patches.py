@@ -31,8 +31,9 @@ class LayerInfo:
     """One row of :func:`layer_table`.
 
     ``receptive_field`` and ``jump`` are in input pixels; ``start`` is the centre of the first
-    (top-left) unit's field. ``receptive_field`` is ``None`` after a layer that sees the whole
-    image (fully connected layers).
+    (top-left) unit's field. They are ``None`` when the field is not one square: ``note`` then
+    says ``"all"`` (a fully connected layer sees the whole image) or ``"varies"`` (after adaptive
+    pooling with uneven windows).
     """
 
     name: str
@@ -41,6 +42,7 @@ class LayerInfo:
     receptive_field: int | None
     jump: int | None
     start: float | None
+    note: str = ""
 
 
 def _pair(value) -> tuple[int, int]:
@@ -57,10 +59,7 @@ def _geometry(module: nn.Module, in_size: int, out_size: int):
         if in_size == out_size:
             return None
         if in_size % out_size:
-            raise NotImplementedError(
-                f"adaptive pooling from {in_size} to {out_size} has uneven windows; "
-                "pick an input size that is a multiple of the pooled size"
-            )
+            return "varies"  # windows of different sizes: no single receptive field
         k = in_size // out_size
         return k, k, 0, 1
     return None
@@ -96,7 +95,7 @@ def layer_table(model: nn.Module, input_size: int | None = None) -> list[LayerIn
         for handle in handles:
             handle.remove()
 
-    rows, r, j, c = [], 1, 1, 0.0
+    rows, r, j, c, note = [], 1, 1, 0.0, ""
     previous = None
     for module, inp, out in calls:
         if previous is not None and inp.data_ptr() != previous.data_ptr():
@@ -105,18 +104,22 @@ def layer_table(model: nn.Module, input_size: int | None = None) -> list[LayerIn
                 "branched, and the chain recurrence does not apply; use measure_receptive_field"
             )
         previous = out
-        if r is not None:
-            if isinstance(module, nn.Linear):
-                r = j = c = None  # a fully connected unit sees the whole image
-            elif inp.ndim == 4:
+        if isinstance(module, nn.Linear):
+            r = j = c = None  # a fully connected unit sees the whole image
+            note = "all"
+        elif r is not None:
+            if inp.ndim == 4:
                 geometry = _geometry(module, inp.shape[-1], out.shape[-1])
-                if geometry is not None:
+                if geometry == "varies":
+                    r = j = c = None
+                    note = "varies"
+                elif geometry is not None:
                     k, s, p, d = geometry
                     k_eff = d * (k - 1) + 1
                     r, c, j = r + (k_eff - 1) * j, c + ((k_eff - 1) / 2 - p) * j, j * s
                 elif not isinstance(module, _PASS_THROUGH + (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
                     raise NotImplementedError(f"no receptive-field rule for {type(module).__name__}")
-        rows.append(LayerInfo(names[module], type(module).__name__, tuple(out.shape[1:]), r, j, c))
+        rows.append(LayerInfo(names[module], type(module).__name__, tuple(out.shape[1:]), r, j, c, note))
     return rows
 
 
@@ -126,7 +129,7 @@ def format_layer_table(rows: list[LayerInfo]) -> str:
     lines = [header, "-" * len(header)]
     for row in rows:
         shape = " x ".join(map(str, row.output_shape))
-        rf = "all" if row.receptive_field is None else str(row.receptive_field)
+        rf = row.note if row.receptive_field is None else str(row.receptive_field)
         jump = "-" if row.jump is None else str(row.jump)
         start = "-" if row.start is None else f"{row.start:g}"
         lines.append(f"{row.name:<14}{row.kind:<20}{shape:<18}{rf:>6}{jump:>6}{start:>8}")

@@ -138,6 +138,9 @@ def test_build_site_success(build_site, tmp_path, capsys):
     page1 = (out / "site" / "01_first.html").read_text(encoding="utf-8")
     assert 'href="02_second.html"' in page1
     assert "hello from data" in page1
+    # Equations render offline: MathJax is served from the site folder, not a CDN.
+    assert '<script src="mathjax/MathJax.js' in page1
+    assert (out / "site" / "mathjax" / "MathJax.js").is_file()
 
 
 def test_build_site_failure_stops(build_site, tmp_path, capsys):

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import html
 import re
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -137,6 +138,7 @@ def execute_notebook(
     workdir = Path(cwd) if cwd is not None else source.parent
     client = _TrackingClient(
         nb,
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no kernel start-up warnings in the progress
         timeout=timeout,
         kernel_name=kernel_name,
         resources={"metadata": {"path": str(workdir)}},
@@ -209,15 +211,19 @@ def render_page(
     title: str,
     resources_path: Path | None = None,
     nav: str = "",
+    mathjax_url: str | None = None,
 ) -> Path:
     """Render an executed notebook to a self-contained HTML page at ``page_path``.
 
     Output images are embedded as data URIs (nbconvert's default); images
     referenced from markdown are embedded too, resolved from ``resources_path``.
-    ``nav`` is an HTML snippet inserted right after ``<body>``.
+    ``nav`` is an HTML snippet inserted right after ``<body>``; ``mathjax_url`` replaces the
+    default (online) MathJax, so equations render offline.
     """
     exporter = HTMLExporter(template_name="lab")
     exporter.embed_images = True
+    if mathjax_url:
+        exporter.mathjax_url = mathjax_url
     resources = {"metadata": {"name": title, "path": str(resources_path or "")}}
     body, _ = exporter.from_notebook_node(nb, resources=resources)
     if nav:
@@ -232,13 +238,29 @@ def render_page(
     return page_path
 
 
+def install_mathjax(site_dir: Path) -> str | None:
+    """Copy MathJax (shipped by the jupyter-server-mathjax package) next to the pages.
+
+    Returns the URL to give :func:`render_page`, or None when the package is missing (the
+    pages then load MathJax from its CDN, which needs a network).
+    """
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        return None
+    target = Path(site_dir) / "mathjax"
+    if not (target / "MathJax.js").exists():
+        shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", target, dirs_exist_ok=True)
+    return "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+
+
 def write_index(entries: list[Entry], index_path: Path, title: str = COURSE_TITLE) -> Path:
     """Write ``index.html``: the course title and an ordered list of linked notebooks."""
-    items = "\n".join(
-        f'    <li><a href="{html.escape(e.page)}"><span class="num">{html.escape(e.number)}</span> '
-        f"{html.escape(e.title)}</a></li>"
-        for e in entries
-    )
+    def label(entry: Entry) -> str:
+        number = "" if entry.title.startswith(entry.number) else f'<span class="num">{html.escape(entry.number)}</span> '
+        return number + html.escape(entry.title)
+
+    items = "\n".join(f'    <li><a href="{html.escape(e.page)}">{label(e)}</a></li>' for e in entries)
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -332,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     # Titles of every notebook, for the navigation bars and the index.
     entries = {p: entry_for(p) for p in all_notebooks}
 
+    mathjax_url = install_mathjax(site_dir)
     total = len(selected)
     for i, path in enumerate(selected, start=1):
         print(f"[{i}/{total}] {path.stem} ... ", end="", flush=True)
@@ -352,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
             title=entries[path].title,
             resources_path=notebooks_dir,
             nav=nav_html(prev, nxt),
+            mathjax_url=mathjax_url,
         )
         print(f"done in {time.perf_counter() - start:.1f} s", flush=True)
 

@@ -1,0 +1,29 @@
+# nbgrader configuration of the course (read by every `nbgrader ...` command run in this folder).
+#
+# Layout: the instructor's notebooks, with solutions and hidden tests, live in solutions/<ID>/;
+# `make release` (tools/release.py) turns them into the student versions in assignments/<ID>/.
+# Grading folders (submitted/, autograded/, feedback/) and gradebook.db are created here when
+# grading locally, and are ignored by git. See the README (Instructors).
+c = get_config()  # noqa: F821 (provided by traitlets when the file is loaded)
+
+c.CourseDirectory.course_id = "convnet-viz"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "assignments"
+
+# Every notebook runs on the course's Python kernel, whatever its metadata says.
+c.Execute.kernel_name = "python3"
+# Seconds per cell when validating and autograding. The heaviest cell of any assignment takes a
+# few seconds in FAST mode on 2 CPU cores; a cell that runs longer (an infinite loop) is
+# interrupted, recorded as an error, and only the tests that depend on it lose their points.
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
+
+# The stub that replaces the code between ### BEGIN SOLUTION and ### END SOLUTION.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# On JupyterHub, the exchange folder shared by instructors and students (must exist and be
+# world-writable, e.g. `mkdir -p /srv/nbgrader/exchange && chmod 777 /srv/nbgrader/exchange`).
+# Put this line in the system-wide config (/etc/jupyter/nbgrader_config.py) so that students
+# see it too; left as nbgrader's default (/srv/nbgrader/exchange) here.
+# c.Exchange.root = "/srv/nbgrader/exchange"

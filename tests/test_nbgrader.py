@@ -1,0 +1,487 @@
+"""The nbgrader pipeline, for every assignment folder under solutions/.
+
+* the committed release (assignments/) is exactly what ``make release`` writes, and hides the
+  solutions and the hidden tests;
+* ``tools/release.py`` refuses to overwrite a notebook a student edited;
+* grading round trip with nbgrader's own commands, in a throw-away copy of the course: the
+  untouched release scores 0, the solutions full marks, and a submission whose cell raises or
+  loops forever loses only the points of the tests that use that cell's function;
+* the exchange flow (release, fetch, submit, collect, autograde, feedback) once;
+* ``nbgrader validate`` passes the solutions, and ``--invert`` fails every test of the release.
+
+Every heavy nbgrader command runs once, in a session fixture. A new assignment under
+solutions/ is picked up without editing this file, if its graded test cells call the functions
+they test by name.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from traitlets.config.loader import PyFileConfigLoader
+
+REPO = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("course_release", REPO / "tools" / "release.py")
+release = sys.modules["course_release"] = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(release)
+
+ASSIGNMENTS = release.assignment_ids()
+COURSE_ID = PyFileConfigLoader(str(release.COURSE_CONFIG)).load_config().CourseDirectory.course_id
+CELL_TIMEOUT = 15  # seconds per cell in the test courses: the infinite loop costs this per cell
+COMMAND_TIMEOUT = 300  # seconds per nbgrader command, so that a hung command fails the test
+
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN MARK SCHEME",
+           "END MARK SCHEME")  # fmt: skip
+STUB_LINES = {"# YOUR CODE HERE", "raise NotImplementedError()", "YOUR ANSWER HERE"}
+# Graded submissions of the round trip: student id -> how the notebook is made.
+STUDENTS = ("untouched", "solutions", "raises", "loops")
+
+
+# --------------------------------------------------------------------------- #
+# Notebook helpers
+# --------------------------------------------------------------------------- #
+def nbgrader_meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def is_solution(cell) -> bool:
+    return cell.cell_type == "code" and nbgrader_meta(cell).get("solution", False)
+
+
+def graded_cells(nb) -> list:
+    return [cell for cell in nb.cells if nbgrader_meta(cell).get("grade", False)]
+
+
+def notebooks(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.glob("*.ipynb"))
+
+
+def source_notebook(assignment: str, name: str):
+    return nbformat.read(REPO / "solutions" / assignment / name, as_version=4)
+
+
+def regions(source: str, begin: str, end: str) -> tuple[list[str], list[str]]:
+    """Lines inside ``### BEGIN ... / ### END ...`` regions, and the lines outside them."""
+    inside, outside, depth = [], [], 0
+    for line in source.splitlines():
+        if begin in line:
+            depth += 1
+        elif end in line:
+            depth -= 1
+        else:
+            (inside if depth else outside).append(line)
+    return inside, outside
+
+
+def solved_source(cell) -> str:
+    """A source cell's code as a student who solved it would write it (markers removed)."""
+    return "\n".join(line for line in cell.source.splitlines() if not any(m in line for m in MARKERS))
+
+
+def looping_source(cell) -> str:
+    """The source cell's code with its solution replaced by an infinite loop."""
+    lines, out, inside = cell.source.splitlines(), [], False
+    for line in lines:
+        if "BEGIN SOLUTION" in line:
+            indent = line[: len(line) - len(line.lstrip())]
+            out += [f"{indent}while True:", f"{indent}    pass"]
+            inside = True
+        elif "END SOLUTION" in line:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+def defined_functions(source: str) -> list[str]:
+    return re.findall(r"^def (\w+)\(", source, flags=re.M)
+
+
+def uses(source: str, names: list[str]) -> bool:
+    return any(re.search(rf"\b{re.escape(name)}\b", source) for name in names)
+
+
+@dataclass
+class Sabotage:
+    """One solution cell of a notebook broken on purpose, and the test cells that depend on it."""
+
+    grade_id: str  # of the broken solution cell
+    functions: list[str]  # the functions it defines
+    dependents: list[str]  # grade ids of the graded cells that call them
+
+
+def function_cells(nb) -> list[Sabotage]:
+    """The solution cells that define functions, with the graded cells that call them."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        names = defined_functions(cell.source) if is_solution(cell) else []
+        if names:
+            later = [c for c in nb.cells[index + 1 :] if nbgrader_meta(c).get("grade", False)]
+            dependents = [nbgrader_meta(c)["grade_id"] for c in later if uses(c.source, names)]
+            found.append(Sabotage(nbgrader_meta(cell)["grade_id"], names, dependents))
+    return found
+
+
+def cells_calling(nb, names: list[str]) -> int:
+    code = [cell for cell in nb.cells if cell.cell_type == "code" and not is_solution(cell)]
+    return sum(1 for cell in code if uses(cell.source, names))
+
+
+def submission(release_nb, source_nb, *, raises: str | None = None, loops: str | None = None):
+    """The release notebook filled in with the solutions, as a student submits it; the solution
+    cell with grade id ``raises`` fails at once, the one with grade id ``loops`` never ends."""
+    by_id = {nbgrader_meta(cell).get("grade_id"): cell for cell in source_nb.cells}
+    nb = nbformat.from_dict(release_nb)  # a copy
+    for cell in nb.cells:
+        if is_solution(cell):
+            grade_id = nbgrader_meta(cell)["grade_id"]
+            source = by_id[grade_id]
+            cell.source = looping_source(source) if grade_id == loops else solved_source(source)
+            if grade_id == raises:
+                cell.source = 'raise RuntimeError("a bug in the student\'s code")\n' + cell.source
+    return nb
+
+
+def points(nb) -> dict[str, float]:
+    return {nbgrader_meta(cell)["grade_id"]: float(nbgrader_meta(cell)["points"]) for cell in graded_cells(nb)}
+
+
+# --------------------------------------------------------------------------- #
+# Running nbgrader in throw-away courses
+# --------------------------------------------------------------------------- #
+def run_nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """``nbgrader ARGS`` in folder ``root``; fails the test (with nbgrader's log) on an error."""
+    result = release.nbgrader(root, *args, check=False, timeout=COMMAND_TIMEOUT)
+    log = f"{result.stdout}{result.stderr}"
+    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed in {root}:\n{log}"
+    return result
+
+
+def copy_course(course: Path, to: Path) -> Path:
+    shutil.copytree(course, to, symlinks=True)
+    config = to / "nbgrader_config.py"
+    config.write_text(config.read_text().replace(repr(str(course)), repr(str(to))))
+    return to
+
+
+def read_grades(root: Path, assignment: str, students, notebook_names) -> dict:
+    """``{(student, notebook): {grade_id: (score, max_score)}}`` from the course's gradebook."""
+    from nbgrader.api import Gradebook
+
+    grades = {}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", COURSE_ID) as gradebook:
+        for student in students:
+            for name in notebook_names:
+                notebook = gradebook.find_submission_notebook(Path(name).stem, assignment, student)
+                grades[student, name] = {g.name: (g.score, g.max_score) for g in notebook.grades}
+    return grades
+
+
+def grading_job(root: Path) -> dict:
+    """Autograde one submission per student of STUDENTS, per assignment, in course ``root``."""
+    grades, sabotages, autograded_sources = {}, {}, {}
+    for assignment in ASSIGNMENTS:
+        names = notebooks(root / "assignments" / assignment)
+        for name in names:
+            release_nb = nbformat.read(root / "assignments" / assignment / name, as_version=4)
+            source_nb = source_notebook(assignment, name)
+            functions = function_cells(source_nb)
+            assert functions, f"{assignment}/{name}: no solution cell defines a function"
+            raises = functions[0]
+            # Loop in the function called by the fewest cells: each call waits CELL_TIMEOUT.
+            loops = min(reversed(functions), key=lambda s: cells_calling(source_nb, s.functions))
+            sabotages[assignment, name] = {"raises": raises, "loops": loops}
+            made = {
+                "untouched": release_nb,
+                "solutions": source_nb,  # the instructor's notebook itself, markers and all
+                "raises": submission(release_nb, source_nb, raises=raises.grade_id),
+                "loops": submission(release_nb, source_nb, loops=loops.grade_id),
+            }
+            for student, nb in made.items():
+                folder = root / "submitted" / student / assignment
+                folder.mkdir(parents=True, exist_ok=True)
+                nbformat.write(nb, folder / name)
+        run_nbgrader(root, "autograde", assignment, "--create", "--force")
+        for key, value in read_grades(root, assignment, STUDENTS, names).items():
+            grades[(assignment, *key)] = value
+        for name in names:
+            autograded = nbformat.read(root / "autograded" / "untouched" / assignment / name, as_version=4)
+            sources = {nbgrader_meta(c)["grade_id"]: c.source for c in graded_cells(autograded)}
+            autograded_sources[assignment, name] = sources
+    return {"grades": grades, "sabotages": sabotages, "autograded_sources": autograded_sources}
+
+
+def exchange_job(base: Path, course: Path) -> dict:
+    """The JupyterHub flow through a temporary exchange folder, once per assignment.
+
+    Instructor: release_assignment; student: fetch_assignment, solve, submit; instructor:
+    collect, autograde, generate_feedback, release_feedback; student: fetch_feedback.
+    """
+    from nbgrader.utils import get_username
+
+    exchange_root = base / "exchange"
+    exchange_root.mkdir()
+    exchange_root.chmod(0o777)  # nbgrader wants a world-writable exchange (students write to inbound/)
+    settings = f"c.Exchange.root = {str(exchange_root)!r}\nc.CourseDirectory.course_id = {COURSE_ID!r}\n"
+    instructor = copy_course(course, base / "instructor")
+    with (instructor / "nbgrader_config.py").open("a") as config:
+        config.write(settings)
+    student = base / "student"
+    student.mkdir()
+    (student / "nbgrader_config.py").write_text(f"c = get_config()  # noqa: F821\n{settings}")
+
+    username = get_username()
+    results = {}
+    for assignment in ASSIGNMENTS:
+        run_nbgrader(instructor, "release_assignment", assignment)
+        run_nbgrader(student, "fetch_assignment", assignment)
+        names = notebooks(student / assignment)
+        for name in names:  # the student solves the assignment in the fetched notebook
+            fetched = nbformat.read(student / assignment / name, as_version=4)
+            nbformat.write(submission(fetched, source_notebook(assignment, name)), student / assignment / name)
+        run_nbgrader(student, "submit", assignment)
+        run_nbgrader(instructor, "collect", assignment)
+        run_nbgrader(instructor, "autograde", assignment, "--create")
+        run_nbgrader(instructor, "generate_feedback", assignment)
+        run_nbgrader(instructor, "release_feedback", assignment)
+        run_nbgrader(student, "fetch_feedback", assignment)
+        feedback = sorted((student / assignment / "feedback").glob("*/*.html"))
+        results[assignment] = {
+            "names": names,
+            "collected": notebooks(instructor / "submitted" / username / assignment),
+            "feedback": {path.name: path.read_text() for path in feedback},
+            "grades": read_grades(instructor, assignment, [username], names),
+            "username": username,
+        }
+    return results
+
+
+def validate_job(root: Path) -> dict:
+    """``nbgrader validate`` on the solutions, ``--invert`` on the release: their outputs."""
+    results = {}
+    for assignment in ASSIGNMENTS:
+        sources = [str(REPO / "solutions" / assignment / n) for n in notebooks(REPO / "solutions" / assignment)]
+        release_dir = root / "assignments" / assignment
+        stubs = [str(release_dir / n) for n in notebooks(release_dir)]
+        results[assignment] = {
+            "solutions": (len(sources), run_nbgrader(root, "validate", *sources).stdout),
+            "release": (len(stubs), run_nbgrader(root, "validate", "--invert", *stubs).stdout),
+        }
+    return results
+
+
+@pytest.fixture(scope="session")
+def course(tmp_path_factory):
+    """A throw-away copy of the course with every assignment generated (and in its gradebook)."""
+    root = release.prepare_course(
+        tmp_path_factory.mktemp("course") / "course", ASSIGNMENTS,
+        extra_config=f"c.Execute.timeout = {CELL_TIMEOUT}",
+    )  # fmt: skip
+    files = release.generate(root, ASSIGNMENTS)
+    return root, files
+
+
+@pytest.fixture(scope="session")
+def jobs(course, tmp_path_factory):
+    """The three nbgrader flows, each in its own copy of the course, two at a time (they mostly
+    wait on kernels, and the infinite loop waits on its timeout)."""
+    root = course[0]
+    grading_root = copy_course(root, tmp_path_factory.mktemp("grading") / "course")
+    exchange_base = tmp_path_factory.mktemp("exchange")
+    validate_root = copy_course(root, tmp_path_factory.mktemp("validate") / "course")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        yield {
+            "grading": pool.submit(grading_job, grading_root),
+            "validate": pool.submit(validate_job, validate_root),
+            "exchange": pool.submit(exchange_job, exchange_base, root),
+        }
+
+
+@pytest.fixture(scope="session")
+def graded(jobs):
+    return jobs["grading"].result()
+
+
+@pytest.fixture(scope="session")
+def exchange(jobs):
+    return jobs["exchange"].result()
+
+
+@pytest.fixture(scope="session")
+def validated(jobs):
+    return jobs["validate"].result()
+
+
+# --------------------------------------------------------------------------- #
+# The release
+# --------------------------------------------------------------------------- #
+def test_course_has_assignments():
+    assert "01_convnet_recap" in ASSIGNMENTS
+    assert (REPO / "assignments" / release.MANIFEST_NAME).exists(), "run `make release`"
+
+
+def test_release_manifest_matches_a_fresh_release(course):
+    _, files = course
+    expected = {path: hashlib.sha256(data).hexdigest() for path, data in files.items()}
+    assert release.read_manifest() == expected, "assignments/ is out of date: run `make release`"
+    manifest = (REPO / "assignments" / release.MANIFEST_NAME).read_bytes()
+    assert manifest == release.manifest_bytes(expected), "the manifest is not byte-for-byte reproducible"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_committed_release_equals_a_fresh_release(course, assignment):
+    _, files = course
+    ours = {path: data for path, data in files.items() if path.startswith(f"{assignment}/")}
+    assert ours, f"nothing generated for {assignment}"
+    for path, data in ours.items():
+        committed = REPO / "assignments" / path
+        assert committed.exists(), f"{committed} is missing: run `make release`"
+        assert committed.read_bytes() == data, f"{committed} differs from a fresh release: run `make release`"
+    committed_notebooks = {f"{assignment}/{n}" for n in notebooks(REPO / "assignments" / assignment)}
+    assert committed_notebooks <= set(ours), "assignments/ holds notebooks that solutions/ no longer releases"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_hides_solutions_and_hidden_tests(course, assignment):
+    """In the fresh release and in the committed one (when it exists)."""
+    root, _ = course
+    releases = [root / "assignments" / assignment / name for name in notebooks(REPO / "solutions" / assignment)]
+    releases += [REPO / "assignments" / path.relative_to(root / "assignments") for path in releases]
+    for path in filter(Path.exists, releases):
+        name = path.name
+        source = source_notebook(assignment, name)
+        released = nbformat.read(path, as_version=4)
+        text = path.read_text()
+        for marker in MARKERS:
+            assert marker not in text, f"{name}: the release contains {marker!r}"
+        released_lines = {line.strip() for cell in released.cells for line in cell.source.splitlines()}
+        source_text = "\n".join(cell.source for cell in source.cells)
+        for begin, end in (("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")):
+            inside, outside = regions(source_text, begin, end)
+            assert inside, f"{name}: no {begin} region in the source"
+            # Lines that only occur inside the regions (and are not the stub) must not be released.
+            secret = {line.strip() for line in inside} - {line.strip() for line in outside} - STUB_LINES - {""}
+            secret = {line for line in secret if not line.startswith("#")}
+            leaked = sorted(secret & released_lines)
+            assert not leaked, f"{name}: the release contains lines of the {begin} regions: {leaked}"
+        for cell in released.cells:
+            if is_solution(cell):
+                assert "raise NotImplementedError()" in cell.source, f"{name}: a solution cell has no stub"
+            if cell.cell_type == "code":
+                assert not cell.outputs and cell.execution_count is None, f"{name}: the release has outputs"
+        assert points(released) == points(source) and sum(points(source).values()) > 0
+        hidden = [c for c in graded_cells(source) if "BEGIN HIDDEN TESTS" in c.source]
+        assert hidden, f"{name}: no graded cell has hidden tests"
+
+
+def test_release_refuses_to_overwrite_a_student_edit(tmp_path, monkeypatch, capsys):
+    """tools/release.py: edited files stop the release (nothing written) unless --force."""
+    committed = {path: path.read_bytes() for path in (REPO / "assignments").rglob("*") if path.is_file()}
+    fresh = {"01_a/01_a.ipynb": b"version 1\n", "01_a/data.txt": b"data\n"}
+    monkeypatch.setattr(release, "ASSIGNMENTS_DIR", tmp_path)
+    monkeypatch.setattr(release, "assignment_ids", lambda: ["01_a"])
+    monkeypatch.setattr(release, "fresh_release", lambda ids, gradebook=None: dict(fresh))
+    notebook = tmp_path / "01_a" / "01_a.ipynb"
+
+    assert release.main([]) == 0 and notebook.read_bytes() == b"version 1\n"
+    assert release.main(["--check"]) == 0
+    (tmp_path / "01_a" / "notes.txt").write_text("a student's own file")
+    fresh["01_a/01_a.ipynb"] = b"version 2\n"
+    assert release.main(["--check"]) == 1
+    assert release.main([]) == 0 and notebook.read_bytes() == b"version 2\n", "an unedited file is updated"
+
+    notebook.write_bytes(b"version 2, with the student's answers\n")
+    fresh["01_a/01_a.ipynb"] = b"version 3\n"
+    del fresh["01_a/data.txt"]
+    capsys.readouterr()
+    assert release.main([]) == 1
+    message = capsys.readouterr().err
+    assert "01_a/01_a.ipynb" in message and "make release FORCE=1" in message
+    assert notebook.read_bytes() == b"version 2, with the student's answers\n", "the student's work is lost"
+    assert (tmp_path / "01_a" / "data.txt").exists(), "a refused release must write nothing"
+    assert release.main(["--check"]) == 1
+
+    assert release.main(["--force"]) == 0
+    assert notebook.read_bytes() == b"version 3\n" and not (tmp_path / "01_a" / "data.txt").exists()
+    assert (tmp_path / "01_a" / "notes.txt").exists(), "files a release never wrote stay"
+    assert release.main(["--check"]) == 0
+    assert committed == {p: p.read_bytes() for p in (REPO / "assignments").rglob("*") if p.is_file()}, "repo touched"
+
+
+# --------------------------------------------------------------------------- #
+# Grading
+# --------------------------------------------------------------------------- #
+def _grades(graded, assignment, student) -> dict[str, dict[str, tuple[float, float]]]:
+    grades = graded["grades"]
+    return {name: cells for (a, s, name), cells in grades.items() if a == assignment and s == student}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_autograde_untouched_release_scores_zero_and_solutions_full_marks(graded, assignment):
+    for name, cells in _grades(graded, assignment, "untouched").items():
+        expected = points(source_notebook(assignment, name))
+        assert set(cells) == set(expected), f"{name}: the gradebook lacks graded cells"
+        assert {g: score for g, (score, _) in cells.items()} == dict.fromkeys(expected, 0.0), name
+        assert {g: maximum for g, (_, maximum) in cells.items()} == expected, name
+    for name, cells in _grades(graded, assignment, "solutions").items():
+        expected = points(source_notebook(assignment, name))
+        assert {g: score for g, (score, _) in cells.items()} == expected, f"{name}: the solutions lose points"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_autograde_runs_the_hidden_tests(graded, assignment):
+    """autograde restores the instructor's test cells, hidden tests included, before running them."""
+    for name in notebooks(REPO / "solutions" / assignment):
+        cells = graded_cells(source_notebook(assignment, name))
+        source = {nbgrader_meta(c)["grade_id"]: c.source for c in cells}
+        assert graded["autograded_sources"][assignment, name] == source
+
+
+@pytest.mark.parametrize("student", ["raises", "loops"])
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_autograde_broken_cell_loses_only_its_tests(graded, assignment, student):
+    """A cell that raises, or whose function loops forever (interrupted after the cell timeout),
+    costs the tests that call its functions; the other tests keep their points."""
+    sabotages = graded["sabotages"]
+    for name, cells in _grades(graded, assignment, student).items():
+        expected = points(source_notebook(assignment, name))
+        broken = sabotages[assignment, name][student]
+        assert broken.dependents, f"{name}: no graded cell calls {broken.functions}"
+        expected.update(dict.fromkeys(broken.dependents, 0.0))
+        scores = {g: score for g, (score, _) in cells.items()}
+        assert scores == expected, f"{name}: {student} in {broken.grade_id}"
+        assert sum(expected.values()) > 0
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_exchange_round_trip(exchange, assignment):
+    result = exchange[assignment]
+    assert result["names"] == notebooks(REPO / "assignments" / assignment), "fetch_assignment"
+    assert result["collected"] == result["names"], "submit + collect"
+    for name in result["names"]:
+        expected = points(source_notebook(assignment, name))
+        cells = result["grades"][result["username"], name]
+        assert {g: score for g, (score, _) in cells.items()} == expected, f"{name}: autograde after collect"
+        feedback = result["feedback"][Path(name).with_suffix(".html").name]  # release + fetch_feedback
+        total = round(float(sum(expected.values())), 2)
+        assert f"(Score: {total} / {total})" in feedback, "the feedback shows the full score"
+
+
+# --------------------------------------------------------------------------- #
+# Validation
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_validate_solutions_pass_and_stubs_fail_every_test(validated, assignment):
+    count, output = validated[assignment]["solutions"]
+    assert output.count("Success! Your notebook passes all the tests.") == count, output
+    count, output = validated[assignment]["release"]
+    assert output.count("Success! The notebook does not pass any tests.") == count, output
