@@ -43,8 +43,8 @@ def show_predictions(images, predictions, titles: Sequence[str] | None = None, *
     """Each image beside a bar chart of its top-k ``(class name, probability)`` pairs."""
     images = list(images)
     nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(nrows, 2 * ncols, figsize=(5.2 * ncols, 2.2 * nrows), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 1.5] * ncols})  # fmt: skip
+    fig, axes = plt.subplots(nrows, 2 * ncols, figsize=(5.6 * ncols, 2.2 * nrows), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1.3] * ncols, "wspace": 0.15})  # fmt: skip
     for ax in axes.flat:
         ax.axis("off")
     for index, (image, pairs) in enumerate(zip(images, predictions)):
@@ -56,13 +56,15 @@ def show_predictions(images, predictions, titles: Sequence[str] | None = None, *
         names, probs = zip(*pairs)
         ax_bars.axis("on")
         positions = np.arange(len(names))[::-1]
-        ax_bars.barh(positions, probs, color="tab:blue")
-        ax_bars.set_yticks(positions, [name[:22] for name in names], fontsize=8)
+        ax_bars.barh(positions, probs, color="#9ecae1", height=0.8)
+        for position, name, prob in zip(positions, names, probs):  # labels on the bars: no overlap
+            ax_bars.text(0.02, position, f"{name[:28]}  {prob:.0%}", va="center", fontsize=8)
+        ax_bars.set_yticks([])
         ax_bars.set_xlim(0, 1)
         ax_bars.tick_params(axis="x", labelsize=7)
-        for spine in ("top", "right"):
+        for spine in ("top", "right", "left"):
             ax_bars.spines[spine].set_visible(False)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.02, right=0.98, hspace=0.35)
     return fig
 
 
