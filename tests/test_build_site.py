@@ -173,3 +173,48 @@ def test_build_site_failure_stops(build_site, tmp_path, capsys):
     assert not (out / "executed" / "02_later.ipynb").exists()
     assert not (out / "site" / "02_later.html").exists()
     assert "[2/2]" not in captured.out
+
+
+# --------------------------------------------------------------------------- #
+# The site in a real browser
+# --------------------------------------------------------------------------- #
+def _browser() -> str | None:
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.mark.skipif(_browser() is None, reason="no Chromium here (.ci/run installs it): apt-get install chromium")
+def test_page_renders_equations_and_figures_offline_in_chromium(build_site, tmp_path):
+    """Headless Chromium, with no network, renders the page: MathJax typesets the equation from the
+    local copy and the figure is an embedded PNG."""
+    import base64
+    import io
+    import subprocess
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(2, 2))
+    axis.plot([0, 1], [1, 0])
+    png = io.BytesIO()
+    figure.savefig(png, format="png")
+    plt.close(figure)
+    cell = new_code_cell("plot()")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(png.getvalue()).decode()})]
+    nb = new_notebook(cells=[new_markdown_cell("# Equations\n\n$$p_c = \\frac{e^{s_c}}{\\sum_j e^{s_j}}$$"), cell])
+    site = tmp_path / "site"
+    page = build_site.render_page(nb, site / "01_eq.html", title="Equations", mathjax_url=build_site.install_mathjax(site))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+             "--virtual-time-budget=15000"]  # fmt: skip
+    dom = subprocess.run(
+        [_browser(), *flags, "--dump-dom", page.resolve().as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout
+    assert "MathJax_Display" in dom or 'class="MathJax' in dom, "MathJax did not typeset the equation"
+    assert re.search(r'<img[^>]+src="data:image/png;base64,', dom)

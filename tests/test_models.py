@@ -66,6 +66,14 @@ def test_bad_arguments(kwargs, error, message):
         models.load(**kwargs)
 
 
+def test_offline_counterparts():
+    assert models.offline_counterpart("alexnet") == "shapenet"
+    assert models.offline_counterpart("vgg19") == "texturenet"
+    assert models.offline_counterpart("shapenet") == "shapenet"
+    with pytest.raises(ValueError, match="unknown model"):
+        models.offline_counterpart("lenet")
+
+
 def test_course_model_rejects_wrong_shape_and_unknown_role(shapenet):
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
         shapenet(torch.rand(3, 64, 64))
@@ -122,7 +130,6 @@ def test_fold_batch_norm_is_exact():
 
 def test_training_command_learns(tmp_path):
     out = tmp_path / "shapenet.pt"
-    lines = []
     train.main(["--epochs", "3", "--images-per-epoch", "768", "--validation-images", "200", "--out", str(out)])
     checkpoint = torch.load(out, weights_only=True)
     history = checkpoint["history"]
@@ -130,4 +137,3 @@ def test_training_command_learns(tmp_path):
     assert len(checkpoint["classes"]) == 10 and checkpoint["val_accuracy"] is not None
     net = models.shapenet.ShapeNet()
     net.load_state_dict({k: v.float() for k, v in checkpoint["state_dict"].items()})
-    del lines

@@ -137,7 +137,8 @@ def offline_counterpart(name: str) -> str:
     Classifiers map to ``shapenet``; VGG-19, the lecture's feature extractor for style transfer
     and inversion, maps to ``texturenet``.
     """
-    return IMAGENET_MODELS[_check_name(name)].offline if name in IMAGENET_MODELS else name
+    _check_name(name)
+    return IMAGENET_MODELS[name].offline if name in IMAGENET_MODELS else name
 
 
 def _check_name(name: str) -> str:
@@ -207,7 +208,8 @@ def _shapenet(random: bool) -> CourseModel:
 
 
 def _texturenet(random: bool) -> CourseModel:
-    net = texturenet.TextureNet(seed=torch.seed() if random else 0)
+    # Random filters follow the global RNG (so config.seed_everything makes them repeatable).
+    net = texturenet.TextureNet(seed=int(torch.randint(2**31 - 1, ())) if random else 0)
     return CourseModel(
         net, name="texturenet", source="random" if random else "offline", classes=[],
         roles=texturenet.ROLES, mean=IMAGENET_MEAN, std=IMAGENET_STD, input_size=128,

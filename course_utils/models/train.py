@@ -144,7 +144,7 @@ def train(args: argparse.Namespace, log=print) -> dict:
         "classes": list(CLASSES),
         "val_accuracy": final_accuracy,
         "history": history,
-        "args": {k: str(v) for k, v in vars(args).items()},
+        "args": {k: str(v) for k, v in vars(args).items() if k != "out"},
         "torch_version": str(torch.__version__),
     }
     if args.out is not None:
