@@ -49,12 +49,20 @@ def _pair(value) -> tuple[int, int]:
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
+def layer_geometry(module: nn.Module) -> tuple[int, int, int, int] | None:
+    """``(kernel, stride, padding, dilation)`` of a convolution or pooling layer along one axis
+    (the first: the lecture's kernels are square), or ``None`` for any other layer."""
+    if not isinstance(module, (nn.Conv2d,) + _POOLS):
+        return None
+    k, s = _pair(module.kernel_size)[0], _pair(module.stride or module.kernel_size)[0]
+    p, d = _pair(module.padding)[0], _pair(getattr(module, "dilation", 1))[0]
+    return k, s, p, d
+
+
 def _geometry(module: nn.Module, in_size: int, out_size: int):
-    """(kernel, stride, padding, dilation) along one axis, or None when the layer keeps geometry."""
+    """Like :func:`layer_geometry`, plus adaptive pooling (``"varies"`` for uneven windows)."""
     if isinstance(module, (nn.Conv2d,) + _POOLS):
-        k, s = _pair(module.kernel_size)[0], _pair(module.stride or module.kernel_size)[0]
-        p, d = _pair(module.padding)[0], _pair(getattr(module, "dilation", 1))[0]
-        return k, s, p, d
+        return layer_geometry(module)
     if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
         if in_size == out_size:
             return None

@@ -56,3 +56,9 @@ def test_measure_leaves_model_untouched_and_validates_layer():
     assert isinstance(model.net.features[2], nn.MaxPool2d)
     with pytest.raises(KeyError, match="valid layer names"):
         patches.measure_receptive_field(model, "conv9")
+
+
+def test_layer_geometry():
+    assert patches.layer_geometry(nn.Conv2d(3, 4, 5, stride=2, padding=1, dilation=3)) == (5, 2, 1, 3)
+    assert patches.layer_geometry(nn.MaxPool2d(3)) == (3, 3, 0, 1)  # stride defaults to the kernel
+    assert patches.layer_geometry(nn.ReLU()) is None
