@@ -6,6 +6,7 @@ import time
 
 import torch
 
+
 from course_utils import data, models
 
 

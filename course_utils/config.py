@@ -70,3 +70,18 @@ def cache_dir() -> Path:
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def progress(iterable=None, *, desc: str | None = None, total: int | None = None, **kwargs):
+    """A tqdm progress bar for long loops (over a dataset, over batches, over steps).
+
+    Quiet when ``COURSE_PROGRESS=0`` (the test suite sets it). Any extra keyword goes to tqdm.
+
+    Example:
+        >>> for batch in progress(batches, desc="codes"):
+        ...     ...
+    """
+    from tqdm.auto import tqdm
+
+    quiet = os.environ.get("COURSE_PROGRESS", "1").strip().lower() in {"0", "false", "no", "off"}
+    return tqdm(iterable, desc=desc, total=total, disable=quiet, leave=False, **kwargs)

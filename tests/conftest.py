@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests run in FAST + OFFLINE mode (``make test`` sets both)."""
+"""Shared fixtures. Tests run in FAST + OFFLINE mode (``make test`` sets both), without progress bars."""
 import os
 
 import pytest
@@ -6,7 +6,16 @@ import torch
 
 os.environ.setdefault("COURSE_FAST", "1")
 os.environ.setdefault("COURSE_OFFLINE", "1")
+os.environ.setdefault("COURSE_PROGRESS", "0")
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    """Each reference-implementation test runs on the CPU, and on CUDA when there is a GPU."""
+    return torch.device(request.param)
 
 
 @pytest.fixture(scope="session")

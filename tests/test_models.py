@@ -137,3 +137,13 @@ def test_training_command_learns(tmp_path):
     assert len(checkpoint["classes"]) == 10 and checkpoint["val_accuracy"] is not None
     net = models.shapenet.ShapeNet()
     net.load_state_dict({k: v.float() for k, v in checkpoint["state_dict"].items()})
+
+
+def test_course_model_rejects_integer_images_and_names_the_minimum_size(shapenet):
+    with pytest.raises(TypeError, match="float images"):
+        shapenet(torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
+    smallest = shapenet.min_input_size()
+    assert 1 < smallest <= 32
+    shapenet(torch.zeros(1, 3, smallest, smallest))  # the smallest size works
+    with pytest.raises(ValueError, match=f"at least {smallest}x{smallest}"):
+        shapenet(torch.zeros(1, 3, smallest - 1, smallest - 1))

@@ -67,7 +67,38 @@ class CourseModel(nn.Module):
             raise ValueError(
                 f"{self.name} takes RGB images of shape (N, 3, H, W) in [0, 1], got {tuple(images.shape)}"
             )
-        return self.net(self.normalize(images))
+        if not images.is_floating_point():
+            raise TypeError(
+                f"{self.name} takes float images in [0, 1], got dtype {images.dtype}; "
+                "for uint8 pixels use images.float() / 255"
+            )
+        try:
+            return self.net(self.normalize(images))
+        except RuntimeError as error:
+            smallest = self.min_input_size()
+            if min(images.shape[-2:]) < smallest:
+                raise ValueError(
+                    f"{self.name} needs images of at least {smallest}x{smallest} pixels, got "
+                    f"{images.shape[-2]}x{images.shape[-1]}; resize with course_utils.imaging.resize"
+                ) from error
+            raise
+
+    def min_input_size(self) -> int:
+        """The smallest square side the network accepts (found once, by trying sizes)."""
+        if getattr(self, "_min_input_size", None) is None:
+            parameter = next(self.parameters())
+            probe = lambda side: self.net(torch.zeros(1, 3, side, side, device=parameter.device))  # noqa: E731
+            low, high = 1, max(self.input_size, 1)  # invariant: ``high`` works, sides below ``low`` fail
+            with torch.no_grad():
+                while low < high:
+                    middle = (low + high) // 2
+                    try:
+                        probe(middle)
+                        high = middle
+                    except RuntimeError:
+                        low = middle + 1
+            self._min_input_size = high
+        return self._min_input_size
 
     @property
     def device(self) -> torch.device:
