@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from matplotlib import patches as mpatches
 
-from .imaging import to_display
+from ..imaging import to_display
 
 
 def _grid(count: int, ncols: int | None, cell: float, extra_height: float = 0.0):
