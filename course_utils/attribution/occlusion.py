@@ -1,2 +1,262 @@
-"""(being written)"""
-__all__: list[str] = []
+"""Occlusion maps (Zeiler & Fergus 2013, *Visualizing and understanding convolutional networks*, Sec. 4.2).
+
+Slide a square occluder over the image and watch the classifier: where covering the image
+makes the probability of the class drop, the network was looking. Every window position of
+every image is one forward pass, so the positions are stacked into large batches.
+
+The windows of one image form a grid: with image side ``H`` (and ``W``), window ``k`` and stride
+``s`` there are ``h = (H - k) // s + 1`` rows of positions (and ``w`` columns); position
+``(i, j)`` covers the pixels ``[i s, i s + k) x [j s, j s + k)``. This is the grid of Captum's
+``Occlusion`` with ``sliding_window_shapes=(3, k, k)`` and ``strides=(3, s, s)``.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+
+from .. import hooks
+from ..config import progress
+from ..imaging import check_images
+
+__all__ = ["OcclusionMaps", "occlusion", "occlude", "window_grid", "window_overlap", "pointing_game", "resolve_targets"]
+
+Baseline = Union[float, Sequence[float], torch.Tensor, str]
+Target = Union[None, int, str, Sequence, torch.Tensor]
+
+# Memory for one batch of occluded images and the activations they create. A conv net's widest
+# layers hold about 20-40 times the input (VGG's first block: 64 channels at full resolution).
+_ACTIVATION_FACTOR = 40
+_MEMORY_CAP = {"cpu": 512 * 2**20, "cuda": 4 * 2**30}
+_MAX_BATCH = 4096
+
+
+class OcclusionMaps(NamedTuple):
+    """What :func:`occlusion` returns (index ``[n, i, j]``: image ``n``, window row ``i``, column ``j``)."""
+
+    probability: torch.Tensor  #: (N, h, w) float: softmax probability of the target class
+    top_class: torch.Tensor  #: (N, h, w) int64: the most probable class with the window there
+
+
+def window_grid(height: int, width: int, window: int, stride: int) -> tuple[int, int]:
+    """The number ``(h, w)`` of window positions along each axis; clear errors for bad sizes."""
+    for name, value in (("window", window), ("stride", stride)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be a positive int (pixels), got {value!r}")
+        if value < 1:
+            raise ValueError(f"{name} must be a positive number of pixels, got {value}")
+    if window > min(height, width):
+        raise ValueError(
+            f"window {window} is larger than the images ({height}x{width}); "
+            f"use a window between 1 and {min(height, width)} pixels"
+        )
+    return (height - window) // stride + 1, (width - window) // stride + 1
+
+
+def _gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur with reflected borders, ``(N, 3, H, W)`` -> same shape."""
+    radius = max(1, min(int(math.ceil(3 * sigma)), min(images.shape[-2:]) - 1))
+    offsets = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
+    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel = (kernel / kernel.sum()).expand(3, 1, 1, -1)  # (3, 1, 1, K), one per channel
+    padded = F.pad(images, (radius, radius, 0, 0), mode="reflect")
+    rows = F.conv2d(padded, kernel, groups=3)
+    padded = F.pad(rows, (0, 0, radius, radius), mode="reflect")
+    return F.conv2d(padded, kernel.transpose(-1, -2), groups=3)
+
+
+def _baseline_images(images: torch.Tensor, baseline: Baseline, window: int, blur_sigma: float | None) -> torch.Tensor:
+    """What the occluder shows: ``(N, 3, 1, 1)`` colours or ``(N, 3, H, W)`` (``"blur"``)."""
+    if isinstance(baseline, str):
+        if baseline == "mean":
+            return images.mean(dim=(2, 3), keepdim=True)  # (N, 3, 1, 1): each image's mean colour
+        if baseline == "blur":
+            return _gaussian_blur(images, blur_sigma if blur_sigma is not None else window / 2)
+        raise ValueError(f"unknown baseline {baseline!r}; use a pixel value in [0, 1], an RGB triple, 'mean' or 'blur'")
+    value = torch.as_tensor(baseline, dtype=images.dtype, device=images.device)
+    if value.numel() not in (1, 3) or not torch.isfinite(value).all() or value.min() < 0 or value.max() > 1:
+        raise ValueError(
+            f"baseline must be a pixel value or an RGB triple in [0, 1] (0 is black, 0.5 grey), "
+            f"'mean' or 'blur'; got {baseline!r}"
+        )
+    return value.reshape(1, -1, 1, 1)  # (1, 1 or 3, 1, 1): broadcast over images
+
+
+def resolve_targets(model, target: Target, count: int, scores: torch.Tensor | None = None) -> torch.Tensor:
+    """Class indices ``(count,)`` from ``None`` (the predicted class: ``scores.argmax(1)``), an int,
+    a class name, or one int or name per image. Raises a clear error for anything else."""
+    classes = list(getattr(model, "classes", []) or [])
+    num_classes = scores.shape[1] if scores is not None else len(classes)
+
+    def index(value) -> int:
+        if isinstance(value, str):
+            if value not in classes:
+                raise ValueError(f"unknown class name {value!r}; the classes are: {', '.join(classes)}")
+            return classes.index(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"a target must be a class index (int) or a class name (str), got {value!r}")
+        if not 0 <= value < num_classes:
+            raise ValueError(f"target class {value} is out of range; the model has {num_classes} classes (0..{num_classes - 1})")
+        return value
+
+    device = scores.device if scores is not None else None
+    if target is None:
+        if scores is None:
+            raise ValueError("target=None needs the scores of the images to pick the predicted class")
+        return scores.argmax(dim=1)
+    if isinstance(target, (int, str)):
+        return torch.full((count,), index(target), dtype=torch.long, device=device)
+    values = target.tolist() if isinstance(target, torch.Tensor) else list(target)
+    if isinstance(target, torch.Tensor) and target.ndim == 0:
+        values = [values] * count
+    if len(values) != count:
+        raise ValueError(f"got {len(values)} targets for {count} images; give one target, or one per image")
+    return torch.tensor([index(value) for value in values], dtype=torch.long, device=device)
+
+
+def _default_batch_size(images: torch.Tensor) -> int:
+    """Occluded images per forward pass, from a memory cap for the device."""
+    cap = _MEMORY_CAP["cuda" if images.device.type == "cuda" else "cpu"]
+    if images.device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(images.device)
+        cap = min(cap, free // 4)
+    per_image = images[0].numel() * images.element_size() * _ACTIVATION_FACTOR
+    return int(max(1, min(_MAX_BATCH, cap // per_image)))
+
+
+def _window_masks(positions: torch.Tensor, grid_w: int, height: int, width: int, window: int, stride: int) -> torch.Tensor:
+    """Boolean masks ``(P, 1, H, W)`` of the windows at flat ``positions`` (``row * grid_w + col``)."""
+    top = (positions // grid_w) * stride  # (P,)
+    left = (positions % grid_w) * stride
+    ys = torch.arange(height, device=positions.device)
+    xs = torch.arange(width, device=positions.device)
+    rows = (ys >= top[:, None]) & (ys < top[:, None] + window)  # (P, H)
+    cols = (xs >= left[:, None]) & (xs < left[:, None] + window)  # (P, W)
+    return (rows[:, :, None] & cols[:, None, :])[:, None]  # (P, 1, H, W)
+
+
+def _occluded_chunk(images, base, flat, positions_per_image, grid_w, window, stride) -> torch.Tensor:
+    """The occluded images of flat indices ``flat`` (``image * P + position``), ``(B, 3, H, W)``."""
+    image_index = flat // positions_per_image  # (B,)
+    masks = _window_masks(flat % positions_per_image, grid_w, images.shape[-2], images.shape[-1], window, stride)
+    fill = base[image_index] if base.shape[0] > 1 else base  # (B, 3, 1, 1) or (B, 3, H, W)
+    return torch.where(masks, fill, images[image_index])  # (B, 3, H, W)
+
+
+def occlude(images: torch.Tensor, *, window: int, stride: int, baseline: Baseline = 0.5,
+            blur_sigma: float | None = None) -> torch.Tensor:
+    """All occluded versions of ``images``: ``(N, h, w, 3, H, W)`` (for display and checks).
+
+    ``occluded[n, i, j]`` is image ``n`` with the window at row ``i``, column ``j`` replaced by the
+    baseline (see :func:`occlusion`). It holds ``N h w`` images: use it on small inputs only;
+    :func:`occlusion` builds the same images chunk by chunk.
+
+    Example:
+        >>> occlude(torch.rand(1, 3, 8, 8), window=4, stride=4).shape
+        torch.Size([1, 2, 2, 3, 8, 8])
+    """
+    check_images(images)
+    grid_h, grid_w = window_grid(images.shape[-2], images.shape[-1], window, stride)
+    base = _baseline_images(images, baseline, window, blur_sigma)
+    positions = grid_h * grid_w
+    flat = torch.arange(len(images) * positions, device=images.device)
+    out = _occluded_chunk(images, base, flat, positions, grid_w, window, stride)
+    return out.reshape(len(images), grid_h, grid_w, *images.shape[1:])
+
+
+@torch.no_grad()
+def occlusion(
+    model,
+    images: torch.Tensor,
+    target: Target = None,
+    *,
+    window: int,
+    stride: int,
+    baseline: Baseline = 0.5,
+    batch_size: int | None = None,
+    blur_sigma: float | None = None,
+) -> OcclusionMaps:
+    """Occlusion maps: the class probability as a square occluder slides over each image.
+
+    Zeiler & Fergus (2013), Sec. 4.2 and Fig. 7: ``probability[n, i, j] = softmax(f(x_n with window
+    (i, j) replaced by the baseline))[target_n]``.
+
+    Args:
+        model: a classifier taking ``(N, 3, H, W)`` in [0, 1] and returning scores ``(N, C)``.
+        images: ``(N, 3, H, W)`` float in [0, 1], on the model's device.
+        target: the class to follow: ``None`` (default) the class each *unoccluded* image is
+            predicted as, an ``int``, a class name (``model.classes``), or one int/name per image.
+        window: side of the square occluder in pixels, ``1 <= window <= min(H, W)``.
+        stride: step between window positions in pixels, ``>= 1``. The maps have
+            ``h = (H - window) // stride + 1`` rows and ``w = (W - window) // stride + 1`` columns.
+        baseline: what the occluder shows: a pixel value (default 0.5, grey; 0 is black, which
+            is *not* the dataset mean since normalization happens inside the model), an RGB
+            triple, ``"mean"`` (each image's mean colour) or ``"blur"`` (the image blurred with a
+            Gaussian of standard deviation ``blur_sigma``, default ``window / 2``).
+        batch_size: occluded images per forward pass (over all positions of all images); by
+            default chosen from a memory cap for the device.
+
+    Returns:
+        :class:`OcclusionMaps` with ``probability (N, h, w)`` float and ``top_class (N, h, w)``
+        int64, on the images' device. The model is left as it was (mode, hooks, gradients).
+
+    Example:
+        >>> maps = occlusion(model, images, window=16, stride=4)
+        >>> maps.probability.shape  # (N, 13, 13) for 64x64 images
+    """
+    check_images(images)
+    count, _, height, width = images.shape
+    grid_h, grid_w = window_grid(height, width, window, stride)
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive int or None (chosen from memory), got {batch_size!r}")
+    base = _baseline_images(images, baseline, window, blur_sigma)
+    positions = grid_h * grid_w
+    total = count * positions
+    batch_size = batch_size or _default_batch_size(images)
+    with hooks.eval_mode(model):
+        targets = resolve_targets(model, target, count, model(images) if target is None else None)
+        targets = targets.to(images.device)
+        probability = torch.empty(total, device=images.device)
+        top_class = torch.empty(total, dtype=torch.long, device=images.device)
+        starts = range(0, total, batch_size)
+        for start in progress(starts, desc="occlusion", total=len(starts)):
+            flat = torch.arange(start, min(start + batch_size, total), device=images.device)  # (B,)
+            occluded = _occluded_chunk(images, base, flat, positions, grid_w, window, stride)
+            probs = model(occluded).softmax(dim=1)  # (B, C)
+            probability[flat] = probs.gather(1, targets[flat // positions, None])[:, 0]
+            top_class[flat] = probs.argmax(dim=1)
+    shape = (count, grid_h, grid_w)
+    return OcclusionMaps(probability.reshape(shape), top_class.reshape(shape))
+
+
+def window_overlap(masks: torch.Tensor, *, window: int, stride: int) -> torch.Tensor:
+    """Which window positions touch the object: ``(N, H, W)`` bool masks -> ``(N, h, w)`` bool."""
+    if masks.ndim != 3:
+        raise ValueError(f"masks must have shape (N, H, W), got {tuple(masks.shape)}")
+    window_grid(masks.shape[-2], masks.shape[-1], window, stride)
+    pooled = F.max_pool2d(masks[:, None].float(), kernel_size=window, stride=stride)  # (N, 1, h, w)
+    return pooled[:, 0] > 0
+
+
+def pointing_game(probability: torch.Tensor, masks: torch.Tensor, *, window: int, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pointing game for occlusion maps (after Zhang et al. 2016, *Top-down neural attention*).
+
+    A hit when the window of *lowest* target probability overlaps the object mask.
+
+    Args:
+        probability: ``(N, h, w)`` maps from :func:`occlusion`.
+        masks: ``(N, H, W)`` bool object masks of the same images.
+        window, stride: the ones the maps were made with.
+
+    Returns:
+        ``hits (N,)`` bool, and ``chance (N,)`` float: the probability that a uniformly random
+        window position overlaps the object (the same game played without looking).
+    """
+    overlap = window_overlap(masks.to(probability.device), window=window, stride=stride)  # (N, h, w)
+    if overlap.shape != probability.shape:
+        raise ValueError(f"maps {tuple(probability.shape)} do not match masks {tuple(masks.shape)} with window {window}, stride {stride}")
+    lowest = probability.flatten(1).argmin(dim=1)  # (N,)
+    hits = overlap.flatten(1).gather(1, lowest[:, None])[:, 0]
+    return hits, overlap.flatten(1).float().mean(dim=1)
