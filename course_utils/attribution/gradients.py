@@ -1,2 +1,303 @@
-"""(being written)"""
-__all__: list[str] = []
+"""Gradients of a score with respect to the pixels: saliency maps, SmoothGrad, neuron gradients,
+Grad-CAM (lecture 07).
+
+Every function runs in eval mode with frozen parameters and differentiates with
+``torch.autograd.grad`` on the input (or one layer) only, so the model is left exactly as it was:
+same mode, no hooks, no ``.grad`` on its parameters. Scores are taken *before* the softmax.
+"""
+from __future__ import annotations
+
+import difflib
+from contextlib import contextmanager
+from typing import Iterator, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import hooks
+from ..imaging import check_images
+
+Target = Union[int, str, Sequence[Union[int, str]], torch.Tensor]
+Unit = Union[int, tuple[int, int, int]]
+
+__all__ = ["resolve_targets", "class_scores", "input_gradient", "saliency", "neuron_gradient", "grad_cam"]
+
+
+# ---------------------------------------------------------------------------- targets
+
+
+def _class_index(classes: Sequence[str], name: str) -> int:
+    if not classes:
+        raise ValueError(f"target {name!r} is a class name, but this model has no class names; pass an int")
+    if name in classes:
+        return list(classes).index(name)
+    close = difflib.get_close_matches(name, classes, n=5, cutoff=0.5)
+    hint = f"close matches: {', '.join(map(repr, close))}" if close else f"valid names: {', '.join(classes[:20])}"
+    more = "" if close or len(classes) <= 20 else f", ... ({len(classes)} classes, see model.classes)"
+    raise ValueError(f"unknown class name {name!r}; {hint}{more}")
+
+
+def resolve_targets(model: nn.Module, target: Target, n: int, device=None) -> torch.Tensor:
+    """Turn ``target`` into one class index per image: an int64 tensor ``(n,)`` on ``device``.
+
+    Args:
+        model: the classifier (its ``classes``, when it has them, give names and the valid range).
+        target: an int (the same class for every image), a class name (``"ring"``; an unknown
+            name raises ``ValueError`` listing close matches), or a sequence / 1-d tensor of
+            ``n`` ints or names, one per image.
+        n: the number of images.
+        device: where the result lives (that of the images).
+
+    Example:
+        >>> resolve_targets(model, "ring", 3, "cpu")
+        tensor([5, 5, 5])
+    """
+    classes = list(getattr(model, "classes", None) or [])
+    if isinstance(target, torch.Tensor):
+        if target.ndim == 0:
+            target = int(target)
+        elif target.ndim != 1 or target.is_floating_point() or target.is_complex():
+            raise ValueError(f"target tensor must be 1-d integers, one per image; got {target.dtype} {tuple(target.shape)}")
+        else:
+            target = target.tolist()
+    if isinstance(target, bool) or target is None:
+        raise TypeError(f"target must be an int, a class name or one per image, got {target!r}")
+    if isinstance(target, (int, str)):
+        target = [target] * n
+    try:
+        items = list(target)
+    except TypeError:
+        raise TypeError(f"target must be an int, a class name or one per image, got {type(target).__name__}") from None
+    if len(items) != n:
+        raise ValueError(f"got {len(items)} targets for {n} images; give one target, or one per image")
+    indices = []
+    for item in items:
+        if isinstance(item, str):
+            item = _class_index(classes, item)
+        elif isinstance(item, bool) or not isinstance(item, int):
+            raise TypeError(f"each target must be an int or a class name, got {item!r}")
+        if item < 0 or (classes and item >= len(classes)):
+            valid = f"0..{len(classes) - 1}" if classes else "non-negative"
+            raise ValueError(f"class index {item} is out of range; valid indices are {valid}")
+        indices.append(item)
+    return torch.tensor(indices, dtype=torch.long, device=device)
+
+
+def class_scores(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``scores (N, K)`` (logits), ``targets (N,)`` -> ``(N,)``: each image's score of its target class.
+
+    Raises ``ValueError`` when the model's output is not ``(N, K)`` or an index is ``>= K``.
+    """
+    if scores.ndim != 2:
+        raise ValueError(f"the model must output class scores (N, K), got shape {tuple(scores.shape)}")
+    if len(targets) and int(targets.max()) >= scores.shape[1]:
+        raise ValueError(f"class index {int(targets.max())} is out of range for {scores.shape[1]} classes")
+    return scores.gather(1, targets[:, None]).squeeze(1)  # (N,)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _check_device(model: nn.Module, images: torch.Tensor) -> None:
+    parameter = next(model.parameters(), None)
+    if parameter is not None and parameter.device != images.device:
+        raise ValueError(
+            f"images are on {images.device} but the model is on {parameter.device}; "
+            "move them with images.to(model.device)"
+        )
+
+
+@contextmanager
+def _untouched(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode and frozen parameters inside the block; both restored afterwards."""
+    with hooks.eval_mode(model), hooks.frozen(model), torch.enable_grad():
+        yield model
+
+
+def _prepare(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    check_images(images)
+    _check_device(model, images)
+    return images.detach().clone().requires_grad_(True)
+
+
+# ---------------------------------------------------------------------------- input gradients
+
+
+def input_gradient(model: nn.Module, images: torch.Tensor, target: Target) -> torch.Tensor:
+    """The gradient of each image's target class score (before softmax) with respect to its pixels.
+
+    Args:
+        model: a classifier taking ``(N, 3, H, W)`` in [0, 1] (a course model or any module).
+        images: ``(N, 3, H, W)`` float in [0, 1], on the model's device.
+        target: an int, a class name, or one per image (see :func:`resolve_targets`).
+
+    Returns:
+        ``(N, 3, H, W)``: ``dS_c(I) / dI``, signed, one batched forward and backward pass.
+
+    Simonyan et al. 2014, "Deep Inside Convolutional Networks", Sec. 3: w = dS_c/dI at I_0 (eq. 2).
+
+    Example:
+        >>> grad = input_gradient(model, images, "disk")  # (N, 3, H, W)
+    """
+    x = _prepare(model, images)
+    with _untouched(model):
+        targets = resolve_targets(model, target, len(x), x.device)
+        score = class_scores(model(x), targets).sum()  # images are independent: one backward pass
+        (grad,) = torch.autograd.grad(score, x)
+    return grad
+
+
+def saliency(
+    model: nn.Module,
+    images: torch.Tensor,
+    target: Target,
+    *,
+    smoothgrad: int = 0,
+    noise: float = 0.15,
+    batch_size: int = 64,
+    seed: int | None = None,
+) -> torch.Tensor:
+    """Image-specific class saliency: the largest absolute input gradient over the colour channels.
+
+    ``M_ij = max_c |w_(i,j,c)|``, with ``w`` from :func:`input_gradient` (reduction: abs, then max
+    over the 3 channels; Captum's ``Saliency(abs=True)`` keeps the channels).
+
+    Args:
+        model, images, target: as for :func:`input_gradient`.
+        smoothgrad: 0 (default) for the plain map; ``n > 0`` averages the maps of ``n`` noisy
+            copies of each image (SmoothGrad). The noisy copies are stacked along the batch and
+            processed ``batch_size`` images at a time.
+        noise: SmoothGrad's noise level: the standard deviation of the Gaussian noise as a fraction
+            of each image's range ``max - min`` (default 0.15; the noisy copies are not clamped).
+        batch_size: the most images per forward/backward pass for SmoothGrad (default 64).
+        seed: seeds the noise (drawn on the images' device, one ``(N, 3, H, W)`` draw per sample,
+            so the result does not depend on ``batch_size``); ``None`` uses the global generator.
+
+    Returns:
+        ``(N, H, W)``, non-negative.
+
+    Simonyan et al. 2014, Sec. 3.1 (M_ij = max_c |w_h(i,j,c)|); Smilkov et al. 2017, "SmoothGrad",
+    eq. 3: M̂(x) = 1/n sum_k M(x + N(0, sigma^2)).
+
+    Example:
+        >>> maps = saliency(model, images, labels)                 # (N, H, W)
+        >>> smooth = saliency(model, images, labels, smoothgrad=25)
+    """
+    if not isinstance(smoothgrad, int) or isinstance(smoothgrad, bool) or smoothgrad < 0:
+        raise ValueError(f"smoothgrad is the number of noisy samples, an int >= 0; got {smoothgrad!r}")
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0 (a fraction of the image range), got {noise}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if smoothgrad == 0:
+        return input_gradient(model, images, target).abs().amax(dim=1)
+    x = _prepare(model, images).detach()
+    count = len(x)
+    targets = resolve_targets(model, target, count, x.device)
+    low, high = x.amin((1, 2, 3), keepdim=True), x.amax((1, 2, 3), keepdim=True)
+    sigma = noise * (high - low)  # (N, 1, 1, 1)
+    generator = None if seed is None else torch.Generator(device=x.device).manual_seed(seed)
+    per_pass = max(1, batch_size // max(count, 1))  # whole samples (all N images) per pass
+    total = torch.zeros(count, *x.shape[-2:], device=x.device, dtype=x.dtype)  # (N, H, W)
+    with _untouched(model):
+        for start in range(0, smoothgrad, per_pass):
+            samples = min(per_pass, smoothgrad - start)
+            draws = [torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) for _ in range(samples)]
+            noisy = (x + torch.stack(draws) * sigma).flatten(0, 1).requires_grad_(True)  # (samples*N, 3, H, W)
+            score = class_scores(model(noisy), targets.repeat(samples)).sum()
+            (grad,) = torch.autograd.grad(score, noisy)
+            total += grad.abs().amax(dim=1).view(samples, count, *x.shape[-2:]).sum(0)
+    return total / smoothgrad
+
+
+# ---------------------------------------------------------------------------- neurons and layers
+
+
+def _unit_seed(output: torch.Tensor, layer: str, unit: Unit) -> torch.Tensor:
+    """The gradient to start from at ``layer``: zeros, with ones at ``unit`` (a channel or a position)."""
+    if output.ndim < 2:
+        raise ValueError(f"layer {layer!r} outputs shape {tuple(output.shape)}; expected (N, C, ...)")
+    channels, spatial = output.shape[1], tuple(output.shape[2:])
+    position = ()
+    if isinstance(unit, (tuple, list)):
+        if len(unit) != 1 + len(spatial) or not all(isinstance(u, int) for u in unit):
+            raise ValueError(
+                f"unit must be a channel int or (channel, y, x) ints; layer {layer!r} has output "
+                f"{tuple(output.shape)}, got {unit!r}"
+            )
+        unit, position = unit[0], tuple(unit[1:])
+    if isinstance(unit, bool) or not isinstance(unit, int):
+        raise TypeError(f"unit must be a channel int or (channel, y, x), got {unit!r}")
+    if not 0 <= unit < channels:
+        raise ValueError(f"channel {unit} is out of range: layer {layer!r} has {channels} channels (0..{channels - 1})")
+    for coordinate, side in zip(position, spatial):
+        if not 0 <= coordinate < side:
+            raise ValueError(f"position {position} is outside layer {layer!r}'s {spatial} feature map")
+    seed = torch.zeros_like(output)
+    seed[(slice(None), unit) + position] = 1.0  # one unit, or every position of the channel
+    return seed
+
+
+def neuron_gradient(model: nn.Module, images: torch.Tensor, layer: str, unit: Unit) -> torch.Tensor:
+    """The gradient of one neuron (or one whole channel) of ``layer`` with respect to the pixels.
+
+    The lecture's recipe: forward the image, set the gradient at ``layer`` to zero everywhere
+    except a 1 at the neuron of interest, backpropagate to the image.
+
+    Args:
+        model, images: as for :func:`input_gradient`.
+        layer: a layer name (``hooks.layer_names(model)``; e.g. ``model.roles["last_conv"]``).
+        unit: a channel ``c`` (the gradient of the sum of that channel over all positions, or the
+            neuron ``c`` of a fully connected layer), or ``(c, y, x)`` for one position.
+
+    Returns:
+        ``(N, 3, H, W)``, signed.
+
+    Simonyan et al. 2014, Sec. 3 (the gradient of any unit, not only a class score); Zeiler & Fergus 2013.
+
+    Example:
+        >>> grad = neuron_gradient(model, images, model.roles["last_conv"], (5, 2, 2))
+    """
+    x = _prepare(model, images)
+    hooks.get_layer(model, layer)  # a clear error for unknown names, before any work
+    with _untouched(model), hooks.capture_activations(model, layer, detach=False) as store:
+        model(x)
+        output = store[layer]  # (N, C, h, w) or (N, C)
+        (grad,) = torch.autograd.grad(output, x, grad_outputs=_unit_seed(output, layer, unit))
+    return grad
+
+
+def grad_cam(model: nn.Module, images: torch.Tensor, target: Target, *, layer: str | None = None) -> torch.Tensor:
+    """Grad-CAM: a layer's feature maps weighted by their average gradient, ReLU, upsampled.
+
+    Args:
+        model, images, target: as for :func:`input_gradient`.
+        layer: a convolutional layer's name; default ``model.roles["last_conv"]`` (its output).
+
+    Returns:
+        ``(N, H, W)``, non-negative: ``ReLU(sum_k alpha_k A^k)`` with ``alpha_k`` the mean over
+        positions of ``dS_c / dA^k``, bilinearly upsampled from the layer's ``(h, w)`` to the image's.
+
+    Selvaraju et al. 2017, "Grad-CAM", eqs. 1-2.
+
+    Example:
+        >>> cam = grad_cam(model, images, "ring")  # (N, H, W)
+    """
+    if layer is None:
+        roles = getattr(model, "roles", None) or {}
+        if "last_conv" not in roles:
+            raise ValueError("this model has no role 'last_conv'; name the layer with layer=...")
+        layer = roles["last_conv"]
+    x = _prepare(model, images)
+    hooks.get_layer(model, layer)
+    with _untouched(model), hooks.capture_activations(model, layer, detach=False) as store:
+        targets = resolve_targets(model, target, len(x), x.device)
+        score = class_scores(model(x), targets).sum()
+        maps = store[layer]
+        if maps.ndim != 4:
+            raise ValueError(f"Grad-CAM needs a convolutional layer with (N, C, h, w) output; {layer!r} gives {tuple(maps.shape)}")
+        (grad,) = torch.autograd.grad(score, maps)  # (N, C, h, w)
+    weights = grad.mean(dim=(2, 3), keepdim=True)  # (N, C, 1, 1): alpha_k
+    cam = F.relu((weights * maps.detach()).sum(dim=1, keepdim=True))  # (N, 1, h, w)
+    return F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]

@@ -1,0 +1,82 @@
+"""Scoring attribution maps against ground-truth object masks: the pointing game and mask IoU.
+
+The synthetic shapes (``course_utils.data.make_shapes``) know where their object is, so saliency,
+occlusion and Grad-CAM maps can be scored, not only looked at.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+__all__ = ["PointingGame", "pointing_game", "mask_iou"]
+
+
+class PointingGame(NamedTuple):
+    """``hits (N,)`` bool: the map's maximum lies on (or within the tolerance of) the object;
+    ``chance (N,)`` float: the hit rate of a uniformly random point (the area within the tolerance
+    of the object, as a fraction of the image)."""
+
+    hits: torch.Tensor
+    chance: torch.Tensor
+
+
+def _as_tensor(values, name: str) -> torch.Tensor:
+    tensor = torch.as_tensor(np.asarray(values) if not isinstance(values, torch.Tensor) else values)
+    if tensor.ndim == 2:
+        tensor = tensor.unsqueeze(0)
+    if tensor.ndim != 3:
+        raise ValueError(f"{name} must have shape (N, H, W) or (H, W), got {tuple(tensor.shape)}")
+    return tensor.detach().cpu()
+
+
+def pointing_game(maps, masks, *, tolerance: float = 0) -> PointingGame:
+    """Does each map's maximum point at the object?
+
+    Args:
+        maps: ``(N, H, W)`` attribution maps, larger = more important (upsample coarse maps and
+            negate "lower is more important" maps such as occlusion probabilities first).
+        masks: ``(N, H, W)`` bool ground-truth object masks.
+        tolerance: a hit is a maximum within this many pixels (Euclidean, between pixel centres)
+            of an object pixel; 0 (default) is a strict hit on the object.
+
+    Returns:
+        :class:`PointingGame` ``(hits, chance)``. Ties for the maximum go to the first pixel in
+        row-major order.
+
+    Zhang et al. 2016, "Top-down Neural Attention by Excitation Backprop", Sec. 5.1 (the pointing game).
+
+    Example:
+        >>> result = pointing_game(saliency_maps, batch.masks, tolerance=2)
+        >>> result.hits.float().mean(), result.chance.mean()
+    """
+    maps, masks = _as_tensor(maps, "maps").float(), _as_tensor(masks, "masks").bool()
+    if maps.shape != masks.shape:
+        raise ValueError(f"maps {tuple(maps.shape)} and masks {tuple(masks.shape)} must have the same shape")
+    if tolerance < 0:
+        raise ValueError(f"tolerance is a distance in pixels, >= 0; got {tolerance}")
+    if not torch.isfinite(maps).all():
+        raise ValueError("maps contain NaN or infinite values")
+    count, height, width = maps.shape
+    peak = maps.flatten(1).argmax(dim=1)  # (N,)
+    ys, xs = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    distance2 = (ys - (peak // width)[:, None, None]) ** 2 + (xs - (peak % width)[:, None, None]) ** 2  # (N, H, W)
+    hits = (distance2.float().masked_fill(~masks, float("inf")).flatten(1).amin(1)) <= tolerance**2
+    # Chance: the area within the tolerance of the object, from a dilation by a disk.
+    radius = int(np.floor(tolerance))
+    offsets = torch.arange(-radius, radius + 1)
+    disk = ((offsets[:, None] ** 2 + offsets[None, :] ** 2) <= tolerance**2).float()[None, None]  # (1, 1, k, k)
+    near = torch.nn.functional.conv2d(masks.float()[:, None], disk, padding=radius)[:, 0] > 0.5  # (N, H, W)
+    return PointingGame(hits, near.float().mean((1, 2)))
+
+
+def mask_iou(predicted, truth) -> torch.Tensor:
+    """Intersection over union of bool masks ``(N, H, W)`` or ``(H, W)`` -> ``(N,)`` in [0, 1]
+    (1 when both masks are empty)."""
+    predicted, truth = _as_tensor(predicted, "predicted").bool(), _as_tensor(truth, "truth").bool()
+    if predicted.shape != truth.shape:
+        raise ValueError(f"predicted {tuple(predicted.shape)} and truth {tuple(truth.shape)} must have the same shape")
+    intersection = (predicted & truth).flatten(1).sum(1).float()
+    union = (predicted | truth).flatten(1).sum(1).float()
+    return torch.where(union > 0, intersection / union.clamp(min=1), torch.ones_like(union))

@@ -1,0 +1,56 @@
+"""The pointing game and mask IoU, against brute-force loops."""
+import numpy as np
+import pytest
+import torch
+
+from course_utils.evaluation import mask_iou, pointing_game
+
+
+def _brute_force(maps, masks, tolerance):
+    hits, chance = [], []
+    for heat, mask in zip(maps.numpy(), masks.numpy()):
+        y, x = np.unravel_index(np.argmax(heat), heat.shape)
+        objects = np.argwhere(mask)
+        hits.append(bool(len(objects)) and np.sqrt(((objects - [y, x]) ** 2).sum(1)).min() <= tolerance)
+        near = [[len(objects) and np.sqrt(((objects - [i, j]) ** 2).sum(1)).min() <= tolerance
+                 for j in range(mask.shape[1])] for i in range(mask.shape[0])]  # fmt: skip
+        chance.append(np.mean(near))
+    return np.array(hits), np.array(chance)
+
+
+@pytest.mark.parametrize("tolerance", [0, 1, 2, 2.5])
+def test_pointing_game_equals_brute_force(tolerance):
+    generator = torch.Generator().manual_seed(0)
+    maps = torch.rand(20, 12, 10, generator=generator)
+    masks = torch.rand(20, 12, 10, generator=generator) > 0.93
+    masks[0] = False  # an image without its object never scores
+    result = pointing_game(maps, masks, tolerance=tolerance)
+    hits, chance = _brute_force(maps, masks, tolerance)
+    assert result.hits.dtype == torch.bool and result.hits.tolist() == hits.tolist()
+    np.testing.assert_allclose(result.chance.numpy(), chance, atol=1e-6)
+    assert not result.hits[0] and result.chance[0] == 0
+
+
+def test_pointing_game_strict_hit_and_errors():
+    masks = torch.zeros(1, 5, 5, dtype=torch.bool)
+    masks[0, 1, 1] = True
+    heat = torch.zeros(1, 5, 5)
+    heat[0, 1, 1] = 1
+    assert pointing_game(heat, masks).hits.item()
+    heat = torch.roll(heat, 2, dims=2)  # peak at (1, 3): 2 px away
+    assert not pointing_game(heat, masks, tolerance=1.9).hits.item()
+    assert pointing_game(heat[0].numpy(), masks[0].numpy(), tolerance=2).hits.item()
+    with pytest.raises(ValueError, match="same shape"):
+        pointing_game(heat, masks[:, :4])
+    with pytest.raises(ValueError, match="tolerance"):
+        pointing_game(heat, masks, tolerance=-1)
+
+
+def test_mask_iou():
+    a = np.zeros((2, 4, 4), bool)
+    b = np.zeros((2, 4, 4), bool)
+    a[0, :2], b[0, 1:3] = True, True  # 4 shared pixels of 12
+    np.testing.assert_allclose(mask_iou(a, b).numpy(), [4 / 12, 1.0])  # two empty masks: 1
+    assert mask_iou(a[0], a[0]).item() == 1.0
+    with pytest.raises(ValueError, match="same shape"):
+        mask_iou(a, b[:, :3])
