@@ -22,9 +22,9 @@ from torch import nn
 
 from .config import progress
 from .hooks import capture_activations, eval_mode, get_layer
-from .imaging import check_images
+from .imaging import check_images, resize
 
-__all__ = ["codes", "nearest_neighbors", "tsne", "grid_layout", "grid_cost"]
+__all__ = ["codes", "nearest_neighbors", "knn_accuracy", "tsne", "grid_layout", "grid_cost", "grid_image"]
 
 METRICS = ("euclidean", "cosine")
 # Largest number of query-by-base distances held at once by nearest_neighbors (256 MB of float32).
@@ -54,7 +54,9 @@ def _batches(images, batch_size: int) -> Iterator[torch.Tensor]:
         yield batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
-def codes(model: nn.Module, images, *, layer: str | None = None, batch_size: int = 256) -> torch.Tensor:
+def codes(
+    model: nn.Module, images, *, layer: str | None = None, batch_size: int = 256, size: int | None = None
+) -> torch.Tensor:
     """The activations of one layer for every image, flattened to one row ("code") per image.
 
     Args:
@@ -66,6 +68,9 @@ def codes(model: nn.Module, images, *, layer: str | None = None, batch_size: int
             ``model.roles["code"]``, the layer before the classifier (AlexNet's fc7 after ReLU).
         batch_size: images per forward pass for a tensor or a ``Dataset`` (a ``DataLoader``
             keeps its own).
+        size: resize each batch to ``size x size`` before the forward pass (e.g.
+            ``model.input_size`` for 64-px synthetic images and a 224-px network); batch by batch,
+            so the whole resized set is never held in memory. ``None`` (default) keeps the size.
 
     Returns:
         ``(N, D)`` float tensor on the model's device, ``D`` the layer's output size per image
@@ -94,7 +99,8 @@ def codes(model: nn.Module, images, *, layer: str | None = None, batch_size: int
         for batch in progress(_batches(images, batch_size), desc="codes"):
             if not isinstance(images, torch.Tensor):
                 check_images(batch, "a batch of images")
-            model(batch.to(device))
+            batch = batch.to(device)
+            model(batch if size is None else resize(batch, size))
             rows.append(store[layer].flatten(1))  # (B, D)
     if not rows:
         raise ValueError("images is empty: codes needs at least one image")
@@ -172,6 +178,36 @@ def nearest_neighbors(
     return torch.cat(found)
 
 
+def knn_accuracy(points, labels, *, k: int = 5, metric: str = "euclidean") -> float:
+    """Leave-one-out k-nearest-neighbour accuracy: how often the majority label of a point's
+    ``k`` nearest *other* points is its own label.
+
+    Args:
+        points: ``(N, D)`` tensor or array, ``N > k``.
+        labels: ``(N,)`` integer class labels.
+        k: neighbours that vote (a tie goes to the smallest label).
+        metric: as in :func:`nearest_neighbors`.
+
+    Returns:
+        the accuracy, a float in [0, 1]: high when classes form tight groups in this space.
+
+    Example:
+        >>> knn_accuracy(codes(model, images), labels, k=5)  # doctest: +SKIP
+        0.93
+    """
+    points = _as_matrix(points, "points")
+    labels = torch.as_tensor(labels).to(points.device).reshape(-1)
+    if len(labels) != len(points):
+        raise ValueError(f"got {len(points)} points but {len(labels)} labels")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < len(points):
+        raise ValueError(f"k must be an int between 1 and the number of points - 1 ({len(points) - 1}), got {k!r}")
+    found = nearest_neighbors(points, points, int(k) + 1, metric=metric)  # (N, k + 1), usually self first
+    others = found != torch.arange(len(points), device=found.device)[:, None]  # drop the point itself
+    keep = torch.argsort((~others).to(torch.int8), dim=1, stable=True)[:, : int(k)]  # others first, in order
+    votes = labels[found.gather(1, keep)]  # (N, k)
+    return (votes.mode(dim=1).values == labels).float().mean().item()
+
+
 # ----------------------------------------------------------------------------- t-SNE
 
 
@@ -183,9 +219,12 @@ def _tsne_opentsne(points: np.ndarray, perplexity: float, seed: int, n_jobs: int
 
 def _tsne_sklearn(points: np.ndarray, perplexity: float, seed: int, n_jobs: int) -> np.ndarray:
     from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
 
     model = TSNE(perplexity=perplexity, random_state=seed, init="pca", learning_rate="auto", n_jobs=n_jobs)
-    return model.fit_transform(points)
+    # its Barnes-Hut gradient uses every OpenMP thread unless limited: hold it to n_jobs as well
+    with threadpool_limits(limits=None if n_jobs == -1 else n_jobs, user_api="openmp"):
+        return model.fit_transform(points)
 
 
 def tsne(points, *, perplexity: float = 30.0, seed: int = 0, n_jobs: int = 1) -> torch.Tensor:
@@ -286,3 +325,27 @@ def grid_layout(xy, rows: int, cols: int) -> torch.Tensor:
     result = np.empty(len(cost), dtype=np.int64)
     result[points] = cells
     return torch.from_numpy(result).to(device)
+
+
+def grid_image(images: torch.Tensor, cells, rows: int, cols: int, *, background: float = 1.0) -> torch.Tensor:
+    """Paste ``images[i]`` into cell ``cells[i]`` of a ``rows x cols`` mosaic (row-major cells).
+
+    Args:
+        images: ``(N, 3, H, W)`` in [0, 1].
+        cells: ``(N,)`` distinct cell indices in ``[0, rows * cols)``, e.g. from :func:`grid_layout`.
+        background: the grey level of empty cells.
+
+    Returns:
+        ``(3, rows * H, cols * W)`` image in [0, 1], on the device of ``images``.
+    """
+    check_images(images)
+    cells = torch.as_tensor(cells, device=images.device).long().reshape(-1)
+    if len(cells) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(cells)} cells")
+    if len(cells) and (cells.min() < 0 or cells.max() >= rows * cols or len(cells.unique()) != len(cells)):
+        raise ValueError(f"cells must be distinct indices in [0, {rows * cols}) for a {rows} x {cols} grid")
+    _, channels, height, width = images.shape
+    canvas = images.new_full((rows * cols, channels, height, width), float(background))
+    canvas[cells] = images
+    canvas = canvas.view(rows, cols, channels, height, width).permute(2, 0, 3, 1, 4)  # (3, rows, H, cols, W)
+    return canvas.reshape(channels, rows * height, cols * width)

@@ -10,6 +10,7 @@ from sklearn.manifold import trustworthiness
 from sklearn.neighbors import NearestNeighbors
 
 from course_utils import embedding, hooks
+from course_utils.imaging import resize
 from course_utils.models import load
 
 
@@ -52,7 +53,7 @@ def test_codes_match_a_hand_written_forward(model, shapes, device):
 def test_codes_from_a_dataset_or_a_loader_and_another_layer(model, shapes):
     expected = embedding.codes(model, shapes.images)
     dataset = torch.utils.data.TensorDataset(shapes.images, shapes.labels)
-    torch.testing.assert_close(embedding.codes(model, dataset, batch_size=10), expected)
+    torch.testing.assert_close(embedding.codes(model, dataset, batch_size=40), expected)
     loader = torch.utils.data.DataLoader(shapes.images, batch_size=7)
     torch.testing.assert_close(embedding.codes(model, loader), expected)
     conv = embedding.codes(model, shapes.images[:5], layer=model.roles["last_conv"])
@@ -60,6 +61,12 @@ def test_codes_from_a_dataset_or_a_loader_and_another_layer(model, shapes):
         maps = model.net.features[:10](model.normalize(shapes.images[:5]))  # (5, 128, 8, 8)
     torch.testing.assert_close(conv, maps.flatten(1))
     _assert_unchanged(model)
+
+
+def test_codes_resize_batch_by_batch(model, shapes):
+    small = shapes.images[:6, :, ::2, ::2]  # (6, 3, 32, 32)
+    expected = embedding.codes(model, resize(small, 64))
+    torch.testing.assert_close(embedding.codes(model, small, size=64, batch_size=4), expected)
 
 
 def test_codes_errors(model, shapes):
@@ -124,6 +131,27 @@ def test_nearest_neighbors_errors():
         embedding.nearest_neighbors(torch.rand(4), base, 1)
     with pytest.raises(ValueError, match="NaN"):
         embedding.nearest_neighbors(torch.full((1, 4), float("nan")), base, 1)
+
+
+def test_knn_accuracy_against_a_loop():
+    generator = torch.Generator().manual_seed(3)
+    points, labels = torch.rand(60, 3, generator=generator), torch.randint(3, (60,), generator=generator)
+    points[5] = points[6]  # a duplicate: its twin may come first, the point itself must still be left out
+    for k in (1, 4, 5):
+        correct = 0
+        for i in range(60):
+            distances = ((points - points[i]) ** 2).sum(1)
+            distances[i] = float("inf")
+            votes = labels[distances.argsort()[:k]].tolist()
+            best = max(votes.count(c) for c in set(votes))
+            correct += min(c for c in set(votes) if votes.count(c) == best) == labels[i].item()
+        assert embedding.knn_accuracy(points, labels, k=k) == pytest.approx(correct / 60), k
+    separated = torch.cat([torch.zeros(10, 2), torch.ones(10, 2) * 5]) + torch.rand(20, 2, generator=generator)
+    assert embedding.knn_accuracy(separated, torch.arange(2).repeat_interleave(10), k=3) == 1.0
+    with pytest.raises(ValueError, match="k must"):
+        embedding.knn_accuracy(points, labels, k=60)
+    with pytest.raises(ValueError, match="labels"):
+        embedding.knn_accuracy(points, labels[:5])
 
 
 # ----------------------------------------------------------------------------- t-SNE
@@ -211,3 +239,16 @@ def test_grid_layout_errors():
         embedding.grid_layout(torch.rand(4, 3), 2, 2)
     with pytest.raises(ValueError, match="rows must be a positive int"):
         embedding.grid_layout(torch.rand(4, 2), 0, 2)
+
+
+def test_grid_image_places_each_image_in_its_cell(device):
+    images = torch.rand(5, 3, 4, 6, device=device)
+    cells = torch.tensor([5, 0, 3, 1, 2])
+    mosaic = embedding.grid_image(images, cells, 2, 3, background=0.25)
+    assert mosaic.shape == (3, 8, 18) and mosaic.device.type == device.type
+    for image, cell in zip(images, cells.tolist()):
+        row, col = divmod(cell, 3)
+        assert torch.equal(mosaic[:, row * 4 : row * 4 + 4, col * 6 : col * 6 + 6], image)
+    assert (mosaic[:, 4:8, 6:12] == 0.25).all(), "cell 4 is empty"
+    with pytest.raises(ValueError, match="distinct"):
+        embedding.grid_image(images, torch.tensor([0, 0, 1, 2, 3]), 2, 3)
