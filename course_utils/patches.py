@@ -1,4 +1,4 @@
-"""Where a unit looks: output shapes and receptive fields of every layer.
+"""Where a unit looks: receptive fields of every layer, and the dataset patches that excite a unit most.
 
 For a chain of layers, the receptive field ``r``, the jump ``j`` (the distance in input pixels
 between neighbouring units) and the centre ``c`` of the first unit's field follow the
@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
+from .config import progress
 from .hooks import eval_mode, get_layer
+from .imaging import check_images
 
 _POOLS = (nn.MaxPool2d, nn.AvgPool2d)
 _PASS_THROUGH = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.Sigmoid, nn.Tanh, nn.Dropout,
-                 nn.BatchNorm2d, nn.LocalResponseNorm, nn.Identity)  # fmt: skip
+                 nn.BatchNorm2d, nn.LocalResponseNorm, nn.Identity, nn.Flatten)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -200,3 +204,292 @@ def measure_receptive_field(model: nn.Module, layer: str, input_size: int = 224)
     support = grad[0].abs().sum(0) > 0  # (H, W)
     rows, cols = support.any(1).nonzero(), support.any(0).nonzero()
     return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Patches that maximally activate a unit (Girshick et al. 2014, R-CNN, fig. 4)
+# ---------------------------------------------------------------------------------------------
+
+
+class TopActivations(NamedTuple):
+    """The k strongest responses of each channel over a dataset: four ``(C, k)`` tensors on the CPU.
+
+    ``values[c, i]`` is the i-th largest activation of channel ``channels[c]`` (descending);
+    ``image[c, i]`` the index of its image in the dataset (stream order); ``y[c, i], x[c, i]``
+    its position in the layer's feature map (both 0 for a fully connected layer).
+    """
+
+    values: torch.Tensor
+    image: torch.Tensor
+    y: torch.Tensor
+    x: torch.Tensor
+
+
+class Box(NamedTuple):
+    """A box in input pixels: rows ``top:bottom`` and columns ``left:right`` (bottom/right exclusive)."""
+
+    top: torch.Tensor
+    left: torch.Tensor
+    bottom: torch.Tensor
+    right: torch.Tensor
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _image_batches(images, batch_size: int):
+    """Yield ``(N, 3, H, W)`` batches from a tensor, a Dataset or a DataLoader; also the number of batches."""
+    if isinstance(images, torch.Tensor):
+        check_images(images)
+        return (images[i : i + batch_size] for i in range(0, len(images), batch_size)), -(-len(images) // batch_size)
+    if isinstance(images, DataLoader):
+        loader = images
+    elif isinstance(images, Dataset):
+        loader = DataLoader(images, batch_size=batch_size, shuffle=False)
+    else:
+        raise TypeError(
+            f"images must be a tensor (N, 3, H, W), a torch Dataset or a DataLoader, got {type(images).__name__}"
+        )
+    try:
+        total = len(loader)
+    except TypeError:  # an iterable dataset has no length
+        total = None
+
+    def batches():
+        for batch in loader:
+            if isinstance(batch, (tuple, list)):  # (images, labels, ...): keep the images
+                batch = batch[0]
+            if isinstance(batch, dict):
+                batch = batch.get("image", batch.get("images"))
+            yield check_images(batch, "a batch of images")
+
+    return batches(), total
+
+
+def _layer_output(model: nn.Module, module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """Run ``model`` on ``batch`` up to ``module`` (the rest of the forward is skipped)."""
+    captured = {}
+
+    def hook(_module, _inputs, output):
+        captured["out"] = output
+        raise _Stop  # the layers after this one are not needed
+
+    handle = module.register_forward_hook(hook)
+    try:
+        model(batch)
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    if "out" not in captured:
+        raise RuntimeError("the layer did not run during the forward pass")
+    out = captured["out"]
+    if not isinstance(out, torch.Tensor) or out.ndim not in (2, 4):
+        kind = type(out).__name__ if not isinstance(out, torch.Tensor) else f"a tensor of shape {tuple(out.shape)}"
+        raise ValueError(f"the layer returns {kind}; top_activations takes (N, C, H, W) or (N, C) outputs")
+    return out
+
+
+def _channel_index(channels, count: int, device) -> torch.Tensor:
+    if channels is None:
+        return torch.arange(count, device=device)
+    index = torch.as_tensor(channels if not isinstance(channels, int) else [channels]).flatten()
+    if index.is_floating_point() or index.numel() == 0:
+        raise ValueError(f"channels must be None, an int or a non-empty sequence of ints, got {channels!r}")
+    bad = index[(index < 0) | (index >= count)]
+    if bad.numel():
+        raise IndexError(f"unknown channel(s) {bad.tolist()}: the layer has {count} channels, 0 to {count - 1}")
+    return index.to(device)
+
+
+def top_activations(
+    model: nn.Module,
+    images,
+    layer: str,
+    *,
+    k: int = 9,
+    channels=None,
+    batch_size: int = 256,
+    one_per_image: bool = False,
+) -> TopActivations:
+    """The ``k`` largest activations of each channel of ``layer`` over a whole dataset.
+
+    Streams ``images`` once through ``model`` (eval mode, no gradients, on the model's device;
+    the forward stops at ``layer``) and keeps a running top-k per channel, merged batch by
+    batch: memory is ``O(C k)`` whatever the dataset size, no activation map is stored.
+    The R-CNN "top regions" figure (Girshick et al. 2014, fig. 4): rank all units
+    ``a[c, n, y, x]`` of channel ``c`` over images ``n`` and positions ``(y, x)``.
+
+    Args:
+        model: a course model (or any module); it is not changed.
+        images: a tensor ``(N, 3, H, W)`` in [0, 1], a ``Dataset`` (items ``image`` or
+            ``(image, label)``) or a ``DataLoader`` (batches ``images`` or ``(images, labels)``).
+        layer: a layer name (``model.roles["last_conv"]``, ``"features.9"``); its output is
+            ``(N, C, h, w)`` or ``(N, C)``.
+        k: how many per channel (default 9); more than the data holds raises ``ValueError``.
+        channels: ``None`` (all, default), an int or a sequence of channel indices.
+        batch_size: images per forward pass (tensor or Dataset input; a DataLoader keeps its own).
+        one_per_image: rank each image by its strongest position only, so that the ``k``
+            results come from ``k`` different images (default ``False``: all positions compete).
+
+    Returns:
+        :class:`TopActivations` ``(values, image, y, x)``, each ``(len(channels), k)`` on the
+        CPU, sorted from the largest value. Ties keep the earlier image, then any position.
+
+    Example:
+        >>> top = top_activations(model, images, model.roles["last_conv"], k=9, channels=[0, 5])
+        >>> top.values.shape, top.image[0, 0]  # torch.Size([2, 9]), the best image of channel 0
+    """
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    module = get_layer(model, layer)
+    device = _model_device(model)
+    batches, total = _image_batches(images, batch_size)
+    best = index = None  # running (C, <=k) values and flat indices (image * h * w + y * w + x)
+    seen, hw, width = 0, 1, 1
+    with torch.no_grad(), eval_mode(model):
+        for batch in progress(batches, desc=f"top-{k} of {layer}", total=total):
+            out = _layer_output(model, module, batch.to(device))  # (B, C, h, w) or (B, C)
+            if best is None:
+                chosen = _channel_index(channels, out.shape[1], out.device)
+                hw, width = (out.shape[2] * out.shape[3], out.shape[3]) if out.ndim == 4 else (1, 1)
+            maps = out[:, chosen].flatten(2) if out.ndim == 4 else out[:, chosen, None]  # (B, C', hw)
+            if one_per_image:
+                peak, where = maps.max(2)  # (B, C'), per image its strongest position
+                flat = (torch.arange(seen, seen + len(batch), device=out.device)[:, None] * hw + where).T
+                values = peak.T  # (C', B)
+            else:
+                values = maps.transpose(0, 1).reshape(len(chosen), -1)  # (C', B * hw), image-major
+                flat = None
+            values, top = values.topk(min(k, values.shape[1]), dim=1)  # (C', <=k)
+            top = flat.gather(1, top) if one_per_image else top + seen * hw
+            if best is not None:  # merge: the running entries first, so ties keep earlier images
+                values, top = torch.cat([best, values], 1), torch.cat([index, top], 1)
+                order = values.argsort(dim=1, descending=True, stable=True)[:, :k]
+                values, top = values.gather(1, order), top.gather(1, order)
+            best, index = values, top
+            seen += len(batch)
+    if best is None or best.shape[1] < k:
+        available = 0 if best is None else (seen if one_per_image else seen * hw)
+        raise ValueError(
+            f"k={k} is larger than the data: {seen} image(s) give {available} "
+            f"{'images' if one_per_image else 'positions'} per channel; use k <= {available}"
+        )
+    index = index.cpu()
+    return TopActivations(best.cpu(), index // hw, index % hw // width, index % width)
+
+
+def receptive_box(model: nn.Module, layer: str, y, x, *, image_size=None, clip: bool = True) -> Box:
+    """The box of input pixels that unit ``(y, x)`` of ``layer`` sees.
+
+    From :func:`layer_table`'s receptive field ``r``, jump ``j`` and first centre ``c``: unit
+    ``(y, x)`` is centred at input pixel ``(c + j y, c + j x)`` and its field spans ``r`` pixels
+    (Araujo et al. 2019, eq. 1-3); ``top = c + j y - (r - 1) / 2``, ``bottom = top + r``. It is
+    the field's bounding box: with dilated kernels an edge unit may skip some of its rows.
+
+    Args:
+        model: a chain network (AlexNet, VGG, ShapeNet; branched ones raise NotImplementedError).
+        layer: a layer name. A fully connected layer sees the whole image (then ``y = x = 0``).
+        y, x: ints or integer tensors of one shape (many units at once, vectorized).
+        image_size: the input side, an int or ``(H, W)`` (default ``model.input_size``).
+        clip: clip the box to the image (default); ``False`` keeps the whole field, which may
+            stick out of the image where the layers pad.
+
+    Returns:
+        :class:`Box` ``(top, left, bottom, right)`` in input pixels, ``bottom``/``right`` exclusive
+        (crop with ``image[:, top:bottom, left:right]``); ints for int ``y, x``, else tensors
+        of their shape.
+
+    Example:
+        >>> receptive_box(model, "features.9", 1, 2)  # ShapeNet, 64 px: Box(top=0, left=0, bottom=41, right=49)
+    """
+    get_layer(model, layer)
+    height, width = _pair(image_size or getattr(model, "input_size", 224))
+    row = next(r for r in layer_table(model, input_size=height) if r.name == layer)
+    scalar = not isinstance(y, torch.Tensor) and not isinstance(x, torch.Tensor)
+    y, x = torch.as_tensor(y), torch.as_tensor(x)
+    if y.is_floating_point() or x.is_floating_point():
+        raise TypeError("y and x must be integer unit positions")
+    y, x = torch.broadcast_tensors(y, x)
+    grid = row.output_shape[1:] if len(row.output_shape) == 3 else (1, 1)
+    outside = (y < 0) | (y >= grid[0]) | (x < 0) | (x >= grid[1])
+    if outside.any():
+        raise ValueError(
+            f"unit positions outside layer {layer!r}'s {grid[0]}x{grid[1]} map: y must be in [0, {grid[0] - 1}] "
+            f"and x in [0, {grid[1] - 1}] (at image size {height}x{width})"
+        )
+    if row.note == "varies":
+        raise ValueError(
+            f"layer {layer!r} follows an adaptive pooling with uneven windows at {height}x{width}: its units have "
+            "no single receptive field; pick an earlier layer or an image size the pooling divides evenly"
+        )
+    if row.receptive_field is None:  # fully connected: the whole image
+        box = [torch.zeros_like(y), torch.zeros_like(x), torch.full_like(y, height), torch.full_like(x, width)]
+    else:
+        first = int(round(row.start - (row.receptive_field - 1) / 2))  # top/left of unit 0's field
+        top, left = first + row.jump * y, first + row.jump * x
+        box = [top, left, top + row.receptive_field, left + row.receptive_field]
+        if clip:
+            box = [box[0].clamp(0, height), box[1].clamp(0, width), box[2].clamp(0, height), box[3].clamp(0, width)]
+    return Box(*(int(b) for b in box)) if scalar else Box(*box)
+
+
+def crop_patches(images: torch.Tensor, boxes, size: int, *, index=None, fill: float = 0.5) -> torch.Tensor:
+    """Cut the boxes out of the images and resize each to ``size x size`` (bilinear, averaged).
+
+    Args:
+        images: ``(N, 3, H, W)`` in [0, 1].
+        boxes: a :class:`Box` of tensors, or a tensor ``(..., 4)`` of ``(top, left, bottom, right)``
+            rows in input pixels, bottom/right exclusive (as :func:`receptive_box` gives).
+        size: the side of each crop, in pixels.
+        index: which image each box is cut from, ``(M,)`` ints (default: box ``m`` from image
+            ``m``, which needs as many boxes as images).
+        fill: the value where a box sticks out of its image (default 0.5, grey).
+
+    Returns:
+        ``(M, 3, size, size)`` in [0, 1], on the images' device; a box that is not square is
+        stretched to the square. Uses ``torchvision.ops.roi_align`` (aligned, adaptive sampling).
+
+    Example:
+        >>> crops = crop_patches(images, receptive_box(model, layer, top.y[0], top.x[0]), 48, index=top.image[0])
+    """
+    from torchvision.ops import roi_align
+
+    check_images(images)
+    if not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a positive int, got {size!r}")
+    boxes = torch.stack([torch.as_tensor(b) for b in boxes], -1) if isinstance(boxes, tuple) else torch.as_tensor(boxes)
+    if boxes.shape[-1:] != (4,):
+        raise ValueError(f"boxes must be (..., 4) rows (top, left, bottom, right), got shape {tuple(boxes.shape)}")
+    boxes = boxes.reshape(-1, 4).to(images.device, torch.float32)  # (M, 4)
+    if ((boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])).any():
+        raise ValueError("every box needs bottom > top and right > left")
+    if index is None:
+        if len(boxes) != len(images):
+            raise ValueError(f"{len(boxes)} boxes for {len(images)} images: give index= (the image of each box)")
+        index = torch.arange(len(images))
+    index = torch.as_tensor(index).reshape(-1).to(images.device)
+    if len(index) != len(boxes) or ((index < 0) | (index >= len(images))).any():
+        raise ValueError(f"index must hold one image number in [0, {len(images) - 1}] per box ({len(boxes)})")
+    rois = torch.cat([index[:, None].to(torch.float32), boxes[:, [1, 0, 3, 2]]], 1)  # (M, 5): n, x1, y1, x2, y2
+    crops = roi_align(images - fill, rois, size, aligned=True)  # zero outside the image -> ``fill``
+    return (crops + fill).clamp(0, 1)
+
+
+def fetch_images(images, index) -> torch.Tensor:
+    """The images at positions ``index`` of a tensor or a Dataset (items ``image`` or ``(image, label)``).
+
+    Returns ``(len(index), 3, H, W)``; handy for the images that :func:`top_activations` names.
+    """
+    index = torch.as_tensor(index).reshape(-1).cpu()
+    if isinstance(images, torch.Tensor):
+        return images[index.to(images.device)]
+    if isinstance(images, DataLoader):
+        images = images.dataset
+    items = [images[int(i)] for i in index]
+    return torch.stack([item[0] if isinstance(item, (tuple, list)) else item for item in items])
