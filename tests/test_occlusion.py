@@ -219,3 +219,58 @@ def test_model_restored_after_an_exception():
     handle.remove()
     assert_untouched(model, True)
     assert math.isclose(model.net[4].p, 0.5)
+
+
+def test_quiz_records_answers_and_accuracy():
+    from course_utils import widgets
+
+    items = widgets.make_quiz(levels=(0.0, 0.5), per_level=3, seed=4)
+    assert items.images.shape == (6, 3, 64, 64) and items.levels.tolist() == [0.0] * 3 + [0.5] * 3
+    assert torch.equal(items.images, widgets.make_quiz(levels=(0.0, 0.5), per_level=3, seed=4).images)
+    grey = (items.images[3:] == 0.5).all(dim=1).float().mean((1, 2))  # exactly half the pixels grey
+    torch.testing.assert_close(grey, torch.full((3,), 0.5))
+    assert torch.all(items.visible[:3] == 1) and torch.all(items.visible[3:] <= 1)
+    quiz = widgets.OcclusionQuiz(items)
+    names = [items.classes[label] for label in items.labels.tolist()]
+    wrong = next(name for name in items.classes if name != names[1])
+    for answer in (names[0], wrong, names[2], names[3]):  # 2 of 3 right at 0%, 1 of 1 at 50%
+        quiz.answer(answer)
+    levels, accuracy, counts = quiz.accuracy()
+    assert levels.tolist() == [0.0, 0.5] and counts.tolist() == [3, 1]
+    assert accuracy.tolist() == pytest.approx([2 / 3, 1.0])
+    assert "Item 5 of 6" in quiz._status.value
+    with pytest.raises(ValueError, match="answer one of"):
+        quiz.answer("cat")
+    quiz.answer(names[4]), quiz.answer(names[5])
+    assert "Done" in quiz._status.value
+    with pytest.raises(IndexError, match="finished"):
+        quiz.answer(names[0])
+    button = quiz.widget.children[2].children[items.classes.index(names[0])]
+    assert button.description == names[0]  # the buttons are wired to answer(...)
+
+
+def test_simulated_reader_and_accuracy_by_level():
+    from course_utils import widgets
+
+    items = widgets.make_quiz(levels=(0.0, 1.0), per_level=200, seed=1)
+    correct = (widgets.simulated_reader(items, seed=0) == items.labels).numpy()
+    levels, accuracy, counts = widgets.accuracy_by_level(correct, items.levels)
+    assert levels.tolist() == [0.0, 1.0] and counts.tolist() == [200, 200]
+    assert accuracy[0] == 1.0 and abs(accuracy[1] - 0.1) < 0.06  # all visible: right; none: guessing
+
+
+def test_explorer_and_figures_draw(shapenet, shapes):
+    import matplotlib.pyplot as plt
+
+    from course_utils import plotting, widgets
+
+    box = widgets.occlusion_explorer(shapenet, shapes.images[:2], masks=shapes.masks[:2])
+    window = box.children[0].children[1]
+    window.value = 40  # redraws without error
+    maps = attribution.occlusion(shapenet, shapes.images[:2], window=16, stride=16)
+    fig = plotting.show_occlusion(shapes.images[:2], maps, shapenet.classes, window=16, stride=16, masks=shapes.masks[:2])
+    assert len(fig.axes) >= 8
+    fig2 = plotting.show_quiz_results([0, 0.5], {"network": [1.0, 0.5]}, chance=0.1)
+    assert fig2.axes[0].get_xlabel().startswith("share")
+    plt.close("all")
+    assert hooks.count_hooks(shapenet) == 0
