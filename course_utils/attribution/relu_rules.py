@@ -49,7 +49,7 @@ class BackpropReLU(_ReLU):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (output,) = ctx.saved_tensors
-        return grad * (output > 0), None
+        return grad.masked_fill(output <= 0, 0), None
 
 
 class DeconvnetReLU(_ReLU):
@@ -66,7 +66,7 @@ class GuidedReLU(_ReLU):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (output,) = ctx.saved_tensors
-        return grad.clamp(min=0) * (output > 0), None
+        return grad.clamp(min=0).masked_fill(output <= 0, 0), None
 
 
 RELU_RULES: dict[str, type[torch.autograd.Function]] = {
