@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-__all__ = ["PointingGame", "pointing_game", "mask_iou"]
+__all__ = ["PointingGame", "pointing_game", "mask_iou", "window_centres"]
 
 
 class PointingGame(NamedTuple):
@@ -80,3 +80,24 @@ def mask_iou(predicted, truth) -> torch.Tensor:
     intersection = (predicted & truth).flatten(1).sum(1).float()
     union = (predicted | truth).flatten(1).sum(1).float()
     return torch.where(union > 0, intersection / union.clamp(min=1), torch.ones_like(union))
+
+
+def window_centres(values: torch.Tensor, size: tuple[int, int], *, window: int, stride: int) -> torch.Tensor:
+    """Per-window values ``(N, h, w)`` (e.g. occlusion importances) -> a pixel map ``(N, H, W)``
+    holding each window's value at its centre pixel and the smallest value elsewhere, so that
+    :func:`pointing_game` points at the centre of the highest-valued window.
+
+    Window ``(i, j)`` covers rows ``i * stride ... i * stride + window - 1`` (same for columns), as
+    in :func:`course_utils.attribution.occlusion`; its centre is ``i * stride + (window - 1) // 2``.
+    """
+    values = torch.as_tensor(values).detach().float().cpu()
+    if values.ndim != 3:
+        raise ValueError(f"values must have shape (N, h, w), got {tuple(values.shape)}")
+    height, width = size
+    rows = torch.arange(values.shape[1]) * stride + (window - 1) // 2
+    cols = torch.arange(values.shape[2]) * stride + (window - 1) // 2
+    if window < 1 or stride < 1 or rows[-1] >= height or cols[-1] >= width:
+        raise ValueError(f"windows of {window} px every {stride} px do not fit a {height}x{width} image with a {tuple(values.shape[1:])} grid")
+    out = values.flatten(1).amin(1)[:, None, None].repeat(1, height, width)  # (N, H, W)
+    out[:, rows[:, None], cols[None, :]] = values
+    return out

@@ -54,3 +54,18 @@ def test_mask_iou():
     assert mask_iou(a[0], a[0]).item() == 1.0
     with pytest.raises(ValueError, match="same shape"):
         mask_iou(a, b[:, :3])
+
+
+def test_window_centres_puts_each_value_at_its_window_centre():
+    from course_utils.evaluation import window_centres
+
+    values = torch.rand(2, 3, 4)
+    out = window_centres(values, (10, 12), window=4, stride=3)  # windows at rows 0, 3, 6; centres 1, 4, 7
+    assert out.shape == (2, 10, 12)
+    for n in range(2):
+        for i in range(3):
+            for j in range(4):
+                assert out[n, 3 * i + 1, 3 * j + 1] == values[n, i, j]
+        assert out[n].min() == values[n].min() and out[n].sum() > 0
+    with pytest.raises(ValueError, match="do not fit"):
+        window_centres(values, (6, 12), window=4, stride=3)
