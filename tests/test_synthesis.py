@@ -300,3 +300,37 @@ def test_clip_norm_and_contribution_match_a_naive_loop():
                     assert torch.allclose(state.image[i, :, r, c], expected, atol=1e-6)
     with pytest.raises(ValueError, match="percentile"):
         R.clip_norm(120)
+
+
+# ---------------------------------------------------------------- class models (lecture 09)
+
+def test_linear_decay_schedule():
+    model = Tiny().eval()
+    seen = []
+    S.optimize(model, S.class_score(0), param=_images(1), steps=4, lr=1.0, optimizer="sgd",
+               post_step=[S.linear_decay(0.2), lambda state: seen.append(state.optimizer.param_groups[0]["lr"])])
+    assert np.allclose(seen, [0.8, 0.6, 0.4, 0.2])
+
+
+def test_class_model_of_every_shapenet_class(shapenet):
+    """One batch, one image per class: the score rises and the image is classified as its class."""
+    torch.manual_seed(0)
+    result = S.class_model(shapenet, shapenet.classes, steps=30)
+    image, scores = result
+    assert image.shape == (10, 3, 64, 64) and scores.shape == (30, 10)
+    assert (scores[-5:].mean(0) > scores[:5].mean(0) + 1).all()
+    with torch.no_grad():
+        probabilities = shapenet(image).softmax(1)
+    assert (probabilities.diagonal() >= 0.9).all(), probabilities.diagonal()
+    assert result.records["objective"].shape == (30, 10)
+    _assert_untouched_eval = shapenet.training is False and hooks.count_hooks(shapenet) == 0
+    assert _assert_untouched_eval and all(p.grad is None for p in shapenet.parameters())
+
+
+def test_class_model_defaults_and_devices(device):
+    model = Tiny().to(device).train()
+    image, scores = S.class_model(model, "fox", steps=3, size=16)
+    assert image.shape == (1, 3, 16, 16) and image.device.type == device.type and scores.shape == (3, 1)
+    _assert_untouched(model, training=True)
+    with pytest.raises(ValueError, match="unknown class name 'cow'"):
+        S.class_model(model, "cow", steps=1)

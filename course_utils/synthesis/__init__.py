@@ -37,7 +37,8 @@ without random transforms) | a factory ``tensors -> torch.optim.Optimizer`` for 
 
 Per-step hooks: ``post_step=[hook, ...]``, each ``hook(state)`` runs without gradients after the
 update and the projection: ``state.step``, ``state.image`` (pixels, edit in place), ``state.grad``
-(ascent gradient), ``state.values``, ``state.optimizer`` (for a learning-rate schedule). Yosinski's
+(ascent gradient), ``state.values``, ``state.optimizer`` (for a learning-rate schedule, e.g.
+``linear_decay(0.1)``). Yosinski's
 regularizers (:mod:`.regularizers`) are such hooks; so are "blur every k steps" and "clamp".
 
 Several scales (octaves): the loop takes a start image and returns an image, so a caller loops::
@@ -56,12 +57,13 @@ Example:
 """
 from . import objectives, params, regularizers, transforms
 from .objectives import Context, Objective, add, channel, class_indices, class_score, l2, negate, neuron, scale
-from .optimize import NormalizedGradient, StepState, SynthesisResult, optimize
+from .class_model import class_model
+from .optimize import NormalizedGradient, StepState, SynthesisResult, linear_decay, optimize
 from .params import FourierImage, Parameterization, PixelImage, fourier_image, pixel_image
 from .transforms import blur, compose, gaussian_blur, jitter, pad, random_rotate, random_scale
 
 __all__ = [
-    "optimize", "SynthesisResult", "StepState", "NormalizedGradient",
+    "optimize", "SynthesisResult", "StepState", "NormalizedGradient", "linear_decay", "class_model",
     "Objective", "Context", "class_score", "channel", "neuron", "l2", "add", "scale", "negate", "class_indices",
     "Parameterization", "PixelImage", "FourierImage", "pixel_image", "fourier_image",
     "jitter", "pad", "blur", "random_scale", "random_rotate", "compose", "gaussian_blur",

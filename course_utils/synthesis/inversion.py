@@ -22,14 +22,14 @@ def layer_features(model, images: torch.Tensor, layer: str | None) -> torch.Tens
     return activations(model, images, layer)[layer]
 
 
-def invert(model, image: torch.Tensor, layer: str | None, *, steps: int | None = None, tv_weight: float = 0.5,
-           beta: float = 2.0, lr: float = 0.05, jitter: int | None = None, seed: int | None = 0,
+def invert(model, image: torch.Tensor, layer: str | None, *, steps: int | None = None, tv_weight: float = 0.05,
+           beta: float = 2.0, lr: float = 0.05, jitter: int = 0, seed: int | None = 0,
            desc: str = "invert") -> SynthesisResult:  # fmt: skip
     """Reconstruct images from their features at one layer (Mahendran & Vedaldi 2015, eq. 1-5).
 
     ``x* = argmin_x ||Phi(x) - Phi_0||^2 / ||Phi_0||^2 + tv_weight * R_TV^beta(x)`` over pixels
     ``x`` in the box [0, 1] (the norm bound: every step projects onto it), from grey plus noise,
-    with Adam, a small random jitter, and a learning rate that decays to a tenth.
+    with Adam and a learning rate that decays to a tenth.
 
     Args:
         model: a course model (or any module); left unchanged.
@@ -40,7 +40,8 @@ def invert(model, image: torch.Tensor, layer: str | None, *, steps: int | None =
         tv_weight: ``lambda`` of the total-variation prior (:func:`~.losses.tv_loss`).
         beta: the TV exponent (2: smooth; 1: sharper edges).
         lr: Adam's initial step size, in pixel units.
-        jitter: random shift in pixels before each forward pass (default ``H // 32``).
+        jitter: random shift in pixels before each forward pass (default 0: the features of a
+            shifted image no longer match ``Phi_0`` exactly, which costs accuracy).
         seed: seeds the start image and the jitter (``None``: not seeded).
 
     Returns:
@@ -63,13 +64,12 @@ def invert(model, image: torch.Tensor, layer: str | None, *, steps: int | None =
     if seed is not None:
         torch.manual_seed(seed)
     start = pixel_image(tuple(image.shape[-2:]), batch=image.shape[0], device=device)
-    shift = max(1, image.shape[-1] // 32) if jitter is None else jitter
 
     def decay_lr(state):  # linear decay to lr / 10 over the run
         state.optimizer.param_groups[0]["lr"] = lr * (1 - 0.9 * (state.step + 1) / max(state.steps, 1))
 
     return optimize(
-        model, matched + tv_weight * tv(beta), param=start, transforms=[jitter_transform(shift)], steps=steps,
+        model, matched + tv_weight * tv(beta), param=start, transforms=[jitter_transform(jitter)], steps=steps,
         lr=lr, optimizer="adam", post_step=[decay_lr], minimize=True, record={"feature_loss": matched}, desc=desc,
     )  # fmt: skip
 

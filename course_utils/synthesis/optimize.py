@@ -114,6 +114,21 @@ class SynthesisResult:
         return iter((self.image, self.history))
 
 
+def linear_decay(final: float = 0.1):
+    """A post-step hook that lowers the learning rate linearly, from its initial value at the first
+    step to ``final`` times it at the last (a schedule; settles the image at the end)."""
+    if final < 0:
+        raise ValueError(f"final must be >= 0, got {final}")
+    start: dict = {}
+
+    def hook(state: StepState) -> None:
+        for index, group in enumerate(state.optimizer.param_groups):
+            initial = start.setdefault(index, group["lr"])
+            group["lr"] = initial * (1.0 - (1.0 - final) * (state.step + 1) / state.steps)
+
+    return hook
+
+
 def _model_device(model) -> torch.device:
     parameter = next(model.parameters(), None)
     if parameter is not None:
@@ -254,4 +269,4 @@ def optimize(
     )
 
 
-__all__ = ["optimize", "SynthesisResult", "StepState", "NormalizedGradient", "OPTIMIZERS"]
+__all__ = ["optimize", "SynthesisResult", "StepState", "NormalizedGradient", "OPTIMIZERS", "linear_decay"]
