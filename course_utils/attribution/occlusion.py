@@ -91,6 +91,8 @@ def resolve_targets(model, target: Target, count: int, scores: torch.Tensor | No
     num_classes = scores.shape[1] if scores is not None else len(classes)
 
     def index(value) -> int:
+        if hasattr(value, "item") and not isinstance(value, str):  # NumPy or 0-d tensor scalars
+            value = value.item()
         if isinstance(value, str):
             if value not in classes:
                 raise ValueError(f"unknown class name {value!r}; the classes are: {', '.join(classes)}")

@@ -192,7 +192,7 @@ def occlusion_explorer(model, images: torch.Tensor, target=None, *, masks=None, 
         with output:
             output.clear_output(wait=True)
             one = images[n : n + 1]
-            chosen = None if target is None else (target if isinstance(target, (int, str)) else [target[n]])
+            chosen = target if target is None or isinstance(target, (int, str)) else target[n : n + 1]
             maps = occlusion(model, one, chosen, window=window.value, stride=stride.value, baseline=baseline)
             fig = show_occlusion(one, maps, model.classes, window=window.value, stride=stride.value,
                                  masks=None if masks is None else masks[n : n + 1])  # fmt: skip
