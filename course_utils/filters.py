@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["mosaic", "low_frequency_share"]
+__all__ = ["mosaic", "low_frequency_share", "tile"]
 
 _NORMALIZE = ("per_filter", "global")
 _MODES = ("rgb", "channels")
@@ -44,11 +44,14 @@ def _min_max(values: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     return torch.where(span > 0, scaled, torch.full_like(values, 0.5))
 
 
-def _tile(tiles: torch.Tensor, ncols: int, separator: int, background: float) -> torch.Tensor:
+def tile(tiles: torch.Tensor, ncols: int, *, separator: int = 1, background: float = 1.0) -> torch.Tensor:
     """Lay ``tiles (T, 3, h, w)`` out row-major in ``ncols`` columns -> ``(3, H, W)``.
 
-    Tiles are separated by ``separator`` pixels of ``background``; empty cells are background.
+    Tiles are separated by ``separator`` pixels of ``background`` (none around the border);
+    empty cells are background. ``H = ceil(T / ncols) (h + separator) - separator``, likewise ``W``.
     """
+    if tiles.ndim != 4 or tiles.shape[1] != 3 or len(tiles) == 0:
+        raise ValueError(f"tiles must have shape (T, 3, h, w) with T >= 1, got {tuple(tiles.shape)}")
     count, _, h, w = tiles.shape
     nrows = math.ceil(count / ncols)
     blank = tiles.new_full((nrows * ncols - count, 3, h, w), background)
@@ -113,11 +116,11 @@ def mosaic(
             ncols = math.ceil(math.sqrt(count))
         if not isinstance(ncols, int) or ncols < 1:
             raise ValueError(f"ncols must be a positive int, got {ncols!r}")
-        return _tile(scaled, min(ncols, count), separator, background)
+        return tile(scaled, min(ncols, count), separator=separator, background=background)
     if ncols is not None:
         raise ValueError(f"mode='channels' puts one filter per row ({channels} tiles): leave ncols=None")
     tiles = scaled.reshape(count * channels, 1, kh, kw).expand(-1, 3, -1, -1)  # (C_out * C_in, 3, kH, kW)
-    return _tile(tiles, channels, separator, background)
+    return tile(tiles, channels, separator=separator, background=background)
 
 
 def low_frequency_share(weight, *, cutoff: float = 0.2, size: int = 32) -> torch.Tensor:

@@ -1,0 +1,185 @@
+"""Activations of a layer, deepvis-style (lecture 06): feature maps, unit statistics, top patches.
+
+Yosinski, Clune, Nguyen, Fuchs and Lipson (2015), "Understanding neural networks through deep
+visualization" (the deepvis toolbox): show every channel of a layer live, and the image patches
+that excite a channel most. All captures go through :mod:`course_utils.hooks`, whose hooks are
+removed in ``finally`` (also when the forward pass raises).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from . import hooks, patches
+from .config import progress
+from .imaging import check_images
+
+__all__ = ["UnitStatistics", "TopPatches", "default_layers", "feature_maps", "unit_statistics", "top_patches"]
+
+
+class UnitStatistics(NamedTuple):
+    """Per-channel statistics of a layer over a set of images, each ``(C,)`` on the CPU.
+
+    ``active_fraction``: share of all (image, position) pairs where the unit is above the
+    threshold; ``image_fraction``: share of images where it is above it at some position;
+    ``mean`` and ``max``: of the activation over all images and positions;
+    ``dead``: never above the threshold (``active_fraction == 0``);
+    ``always_on``: above it at every position of every image (``active_fraction == 1``: the ReLU
+    after it never cuts, the unit is linear on these images).
+    """
+
+    active_fraction: torch.Tensor
+    image_fraction: torch.Tensor
+    mean: torch.Tensor
+    max: torch.Tensor
+    dead: torch.Tensor
+    always_on: torch.Tensor
+
+
+class TopPatches(NamedTuple):
+    """``patches (len(channels), k, 3, size, size)`` in [0, 1], the image crops that a channel's
+    ``values (len(channels), k)`` came from, strongest first; ``top`` the underlying
+    :class:`course_utils.patches.TopActivations`."""
+
+    patches: torch.Tensor
+    values: torch.Tensor
+    top: patches.TopActivations
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(iter(list(model.parameters()) + list(model.buffers()))).device
+
+
+def default_layers(model: nn.Module) -> list[str]:
+    """The layers an activation explorer offers: each convolution's output after its ReLU.
+
+    For every ``nn.Conv2d`` (in definition order) the name of the ``nn.ReLU`` that directly
+    follows it when there is one (the rectified maps deepvis shows), else the convolution itself.
+
+    Example:
+        >>> default_layers(models.load("shapenet"))  # ['features.1', 'features.4', 'features.7', 'features.9']
+    """
+    leaves = [(name, module) for name, module in hooks._root(model).named_modules() if name and not list(module.children())]
+    names = []
+    for index, (name, module) in enumerate(leaves):
+        if isinstance(module, nn.Conv2d):
+            following = leaves[index + 1] if index + 1 < len(leaves) else None
+            names.append(following[0] if following is not None and isinstance(following[1], nn.ReLU) else name)
+    return names
+
+
+def feature_maps(model: nn.Module, images: torch.Tensor, layer: str) -> torch.Tensor:
+    """The output of ``layer`` for ``images``: ``(N, C, h, w)`` (or ``(N, C)`` for a linear layer).
+
+    Runs in eval mode without gradients on the model's device; the model is left unchanged and
+    no hook survives, also when the forward pass raises. ``images``: ``(N, 3, H, W)`` in [0, 1].
+
+    Example:
+        >>> feature_maps(model, images, model.roles["first_conv"]).shape  # (N, 48, 32, 32) for ShapeNet
+    """
+    check_images(images)
+    return hooks.activations(model, images.to(_device(model)), layer)[layer]
+
+
+def unit_statistics(
+    model: nn.Module, images: torch.Tensor, layer, *, threshold: float = 0.0, batch_size: int = 256
+):
+    """How often each channel of ``layer`` fires over ``images``: dead and always-on units.
+
+    A unit ``(c, y, x)`` is *active* on an image when its activation exceeds ``threshold``
+    (default 0: a ReLU output is then "on"). Images are streamed once, in batches (memory
+    ``O(C)`` per layer besides one batch), in eval mode without gradients; hooks are always removed.
+
+    Args:
+        model: a course model (or any module); not changed.
+        images: ``(N, 3, H, W)`` in [0, 1], ``N >= 1``.
+        layer: a layer name with output ``(N, C, h, w)`` or ``(N, C)``, or a list of names
+            (all measured in the same pass).
+        threshold: the activation level above which a unit counts as active.
+        batch_size: images per forward pass.
+
+    Returns:
+        :class:`UnitStatistics` with ``(C,)`` CPU tensors; for a list of layers, a dict
+        ``{name: UnitStatistics}`` in the order given.
+
+    Example:
+        >>> stats = unit_statistics(model, data.make_shapes(1000).images, model.roles["code"])
+        >>> int(stats.dead.sum()), int(stats.always_on.sum())
+    """
+    check_images(images)
+    if len(images) == 0:
+        raise ValueError("images is empty: unit statistics need at least one image")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    names = hooks._as_list(layer)
+    for name in names:
+        hooks.get_layer(model, name)
+    device = _device(model)
+    sums: dict[str, list] = {}
+    with torch.no_grad(), hooks.eval_mode(model), hooks.capture_activations(model, names) as store:
+        for start in progress(range(0, len(images), batch_size), desc="unit statistics"):
+            model(images[start : start + batch_size].to(device))
+            for name in names:
+                out = store[name]
+                if out.ndim not in (2, 4):
+                    raise ValueError(f"layer {name!r} returns shape {tuple(out.shape)}; need (N, C, h, w) or (N, C)")
+                out = out.flatten(2) if out.ndim == 4 else out[:, :, None]  # (n, C, h*w)
+                above = out > threshold
+                batch = [above.sum((0, 2)), above.any(2).sum(0), out.double().sum((0, 2)), out.amax((0, 2)), out.shape[2]]
+                if name in sums:
+                    old = sums[name]
+                    batch = [old[0] + batch[0], old[1] + batch[1], old[2] + batch[2], torch.maximum(old[3], batch[3]), batch[4]]
+                sums[name] = batch
+    result = {}
+    for name, (active, on_image, total, peak, positions) in sums.items():
+        count = len(images) * positions  # (image, position) pairs per channel
+        result[name] = UnitStatistics(
+            active_fraction=(active.double() / count).float().cpu(),
+            image_fraction=(on_image.double() / len(images)).float().cpu(),
+            mean=(total / count).float().cpu(),
+            max=peak.float().cpu(),
+            dead=(active == 0).cpu(),
+            always_on=(active == count).cpu(),
+        )
+    return result[names[0]] if isinstance(layer, str) else result
+
+
+def top_patches(
+    model: nn.Module,
+    images,
+    layer: str,
+    *,
+    channels=None,
+    k: int = 9,
+    size: int = 32,
+    top: patches.TopActivations | None = None,
+    batch_size: int = 256,
+) -> TopPatches:
+    """The ``k`` image patches that excite each channel of ``layer`` most (lecture 03's method).
+
+    Ranks every unit of each channel over all images and positions with
+    :func:`course_utils.patches.top_activations`, then cuts out each winner's receptive field
+    (:func:`~course_utils.patches.receptive_box`, clipped to the image) and resizes it with
+    :func:`~course_utils.patches.crop_patches`.
+
+    Args:
+        model, layer: as in :func:`course_utils.patches.top_activations`.
+        images: ``(N, 3, H, W)`` in [0, 1], or a ``Dataset`` / ``DataLoader`` of such images.
+        channels: ``None`` (all), an int or a sequence of channel indices.
+        k: patches per channel (default 9).
+        size: side of each patch in pixels (default 32).
+        top: a :class:`~course_utils.patches.TopActivations` already computed for exactly these
+            ``channels`` (then the images are not streamed again).
+
+    Returns:
+        :class:`TopPatches` ``(patches, values, top)``.
+    """
+    if top is None:
+        top = patches.top_activations(model, images, layer, k=k, channels=channels, batch_size=batch_size)
+    count, kept = top.values.shape
+    winners = patches.fetch_images(images, top.image.flatten())  # (count * k, 3, H, W)
+    boxes = patches.receptive_box(model, layer, top.y.flatten(), top.x.flatten(), image_size=tuple(winners.shape[-2:]))
+    crops = patches.crop_patches(winners, boxes, size)  # (count * k, 3, size, size)
+    return TopPatches(crops.view(count, kept, 3, size, size).cpu(), top.values, top)

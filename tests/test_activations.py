@@ -1,0 +1,168 @@
+import copy
+
+import matplotlib
+import pytest
+import torch
+from torch import nn
+
+from course_utils import activations, hooks, patches, plotting, widgets
+
+matplotlib.use("Agg")
+
+
+class Tiny(nn.Module):
+    """conv -> in-place ReLU -> pool -> conv -> ReLU -> linear; channel 0 of the first conv is
+    dead (zero weights, negative bias), channel 1 always on (zero weights, positive bias)."""
+
+    def __init__(self, fail: bool = False):
+        super().__init__()
+        torch.manual_seed(0)
+        self.features = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+                                      nn.Conv2d(4, 5, 3, padding=1), nn.ReLU())  # fmt: skip
+        self.head = nn.Linear(5, 2)
+        self.fail = fail
+        with torch.no_grad():
+            self.features[0].weight[:2] = 0
+            self.features[0].bias[:2] = torch.tensor([-1.0, 1.0])
+
+    def forward(self, x):
+        x = self.features(x)
+        if self.fail:
+            raise RuntimeError("forward failed on purpose")
+        return self.head(x.mean((2, 3)))
+
+
+def assert_unchanged(model, training):
+    assert model.training is training
+    assert hooks.count_hooks(model) == 0
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_default_layers_are_the_rectified_convolutions(shapenet):
+    assert activations.default_layers(shapenet) == ["features.1", "features.4", "features.7", "features.9"]
+    no_relu = nn.Sequential(nn.Conv2d(3, 2, 3), nn.Tanh(), nn.Conv2d(2, 2, 3), nn.ReLU())
+    assert activations.default_layers(no_relu) == ["0", "3"]
+
+
+def test_feature_maps_match_a_manual_forward(device):
+    model = Tiny().to(device).train()
+    images = torch.rand(3, 3, 8, 8, device=device)
+    maps = activations.feature_maps(model, images, "features.1")
+    with torch.no_grad():
+        expected = torch.relu(model.features[0](images))
+    assert maps.device.type == device.type and maps.shape == (3, 4, 8, 8)
+    torch.testing.assert_close(maps, expected)
+    assert_unchanged(model, True)
+
+
+def test_unit_statistics_match_brute_force_counts(device):
+    model = Tiny().to(device).train()
+    images = torch.rand(7, 3, 8, 8, device=device)
+    stats = activations.unit_statistics(model, images, ["features.1", "features.3", "head"], batch_size=3)
+    with torch.no_grad():
+        first = torch.relu(model.features[0](images))  # (7, 4, 8, 8)
+        second = model.features[3](model.features[2](first))  # (7, 5, 4, 4): before its ReLU
+        head = model.head(torch.relu(second).mean((2, 3)))[:, :, None, None]  # (7, 2, 1, 1)
+    for name, full in (("features.1", first), ("features.3", second), ("head", head)):
+        s, full = stats[name], full.cpu()
+        channels = full.shape[1]
+        for c in range(channels):  # one channel at a time, all images and positions
+            values = full[:, c]
+            assert s.active_fraction[c].item() == pytest.approx((values > 0).float().mean().item())
+            assert s.image_fraction[c].item() == pytest.approx((values.flatten(1) > 0).any(1).float().mean().item())
+            assert s.mean[c].item() == pytest.approx(values.mean().item(), abs=1e-6)
+            assert s.max[c].item() == pytest.approx(values.max().item())
+            assert bool(s.dead[c]) == bool((values <= 0).all()) and bool(s.always_on[c]) == bool((values > 0).all())
+    assert stats["features.1"].dead[:2].tolist() == [True, False]
+    assert stats["features.1"].always_on[:2].tolist() == [False, True]
+    single = activations.unit_statistics(model, images, "features.1", threshold=0.5)
+    assert isinstance(single, activations.UnitStatistics)
+    assert single.always_on[1] and single.active_fraction[1] == 1  # bias 1 > 0.5 everywhere
+    assert_unchanged(model, True)
+
+
+def test_unit_statistics_errors():
+    model = Tiny()
+    with pytest.raises(KeyError, match="valid layer names"):
+        activations.unit_statistics(model, torch.rand(2, 3, 8, 8), "features.7")
+    with pytest.raises(TypeError, match="float"):
+        activations.unit_statistics(model, torch.zeros(2, 3, 8, 8, dtype=torch.uint8), "features.1")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        activations.unit_statistics(model, torch.full((2, 3, 8, 8), 2.0), "features.1")
+    with pytest.raises(ValueError, match="batch_size"):
+        activations.unit_statistics(model, torch.rand(2, 3, 8, 8), "features.1", batch_size=0)
+    assert hooks.count_hooks(model) == 0
+
+
+def test_hooks_are_removed_when_the_forward_pass_raises(shapenet):
+    model = Tiny(fail=True).train()
+    images = torch.rand(2, 3, 8, 8)
+    for call in (
+        lambda: activations.feature_maps(model, images, "features.1"),
+        lambda: activations.unit_statistics(model, images, ["features.1", "features.4"]),
+        lambda: plotting.show_activations(model, images[0], "features.1"),
+        lambda: widgets.activation_explorer(model, images, layers=["features.1"]),
+    ):
+        with pytest.raises(RuntimeError, match="on purpose"):
+            call()
+        assert_unchanged(model, True)
+
+
+def test_top_patches_are_the_receptive_fields_of_the_strongest_units(shapenet, shapes):
+    images = shapes.images[:12]
+    layer = "features.1"  # conv 9x9, stride 2, padding 4: unit (y, x) sees rows 2y-4 .. 2y+4
+    found = activations.top_patches(shapenet, images, layer, channels=[3, 10], k=5, size=9)
+    assert found.patches.shape == (2, 5, 3, 9, 9) and found.values.shape == (2, 5)
+    full = hooks.activations(shapenet, images, layer)[layer][:, [3, 10]]  # (12, 2, 32, 32)
+    brute = full.transpose(0, 1).flatten(1).topk(5, dim=1).values
+    torch.testing.assert_close(found.values, brute)
+    checked = 0
+    for c in range(2):
+        for i in range(5):
+            n, y, x = (int(t[c, i]) for t in (found.top.image, found.top.y, found.top.x))
+            if 4 <= 2 * y <= 59 and 4 <= 2 * x <= 59:  # box inside the image: an exact crop
+                expected = images[n, :, 2 * y - 4 : 2 * y + 5, 2 * x - 4 : 2 * x + 5]
+                torch.testing.assert_close(found.patches[c, i], expected, atol=1e-5, rtol=0)
+                checked += 1
+    assert checked > 0
+
+
+def test_show_activations_figure_and_errors(shapenet, shapes):
+    batch = shapes
+    fig = plotting.show_activations(shapenet, batch.images[0], "features.9", dataset=batch.images[:16], k=4)
+    assert len(fig.axes) == 3 + 4
+    strongest = hooks.activations(shapenet, batch.images[:1], "features.9")["features.9"][0].flatten(1).amax(1).argmax()
+    assert f"channel {int(strongest)}:" in fig.axes[2].get_title()
+    matplotlib.pyplot.close(fig)
+    with pytest.raises(ValueError, match=r"channel must be an int in \[0, 127\]"):
+        plotting.show_activations(shapenet, batch.images[0], "features.9", channel=128)
+    with pytest.raises(ValueError, match="spatial maps"):
+        plotting.show_activations(shapenet, batch.images[0], "classifier.5")
+    with pytest.raises(ValueError, match="one image"):
+        plotting.show_activations(shapenet, batch.images[:2], "features.9")
+    stats = activations.unit_statistics(shapenet, batch.images, ["features.1", "classifier.2"])
+    matplotlib.pyplot.close(plotting.show_unit_statistics(stats))
+    assert_unchanged(shapenet, False)
+
+
+def test_activation_explorer_pickers_redraw(shapenet, shapes):
+    batch = shapes
+    model = copy.deepcopy(shapenet)
+    explorer = widgets.activation_explorer(model, batch.images[:3], dataset=batch.images[:20], k=4, captions=["a", "b", "c"])
+    first = explorer.view.value
+    assert first[:4] == b"\x89PNG" and "features.1" in explorer.status.value
+    assert explorer.layer_picker.options == tuple(activations.default_layers(model))
+    assert explorer.channel_picker.max == 47
+    explorer.layer_picker.value = "features.9"
+    assert explorer.channel_picker.max == 127 and explorer.view.value != first
+    second = explorer.view.value
+    explorer.channel_picker.value = (explorer.channel_picker.value + 1) % 128
+    assert explorer.view.value != second and f"channel {explorer.channel_picker.value} of 128" in explorer.status.value
+    third = explorer.view.value
+    explorer.image_picker.value = 2
+    assert explorer.view.value != third
+    assert_unchanged(model, False)
+    with pytest.raises(KeyError, match="valid layer names"):
+        widgets.activation_explorer(model, batch.images[:2], layers=["features.99"])
+    with pytest.raises(ValueError, match="2 captions for 3 images"):
+        widgets.activation_explorer(model, batch.images[:3], captions=["a", "b"])
