@@ -1,8 +1,8 @@
-"""Activations of a layer, deepvis-style (lecture 06): feature maps, unit statistics, top patches.
+"""Activations of a layer, deepvis-style (lecture 06): feature maps and how often units fire.
 
 Yosinski, Clune, Nguyen, Fuchs and Lipson (2015), "Understanding neural networks through deep
 visualization" (the deepvis toolbox): show every channel of a layer live, and the image patches
-that excite a channel most. All captures go through :mod:`course_utils.hooks`, whose hooks are
+that excite a channel most (those come from :mod:`course_utils.patches`). All captures go through :mod:`course_utils.hooks`, whose hooks are
 removed in ``finally`` (also when the forward pass raises).
 """
 from __future__ import annotations
@@ -12,11 +12,11 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from . import hooks, patches
+from . import hooks
 from .config import progress
 from .imaging import check_images
 
-__all__ = ["UnitStatistics", "TopPatches", "default_layers", "feature_maps", "unit_statistics", "top_patches"]
+__all__ = ["UnitStatistics", "default_layers", "feature_maps", "unit_statistics"]
 
 
 class UnitStatistics(NamedTuple):
@@ -36,16 +36,6 @@ class UnitStatistics(NamedTuple):
     max: torch.Tensor
     dead: torch.Tensor
     always_on: torch.Tensor
-
-
-class TopPatches(NamedTuple):
-    """``patches (len(channels), k, 3, size, size)`` in [0, 1], the image crops that a channel's
-    ``values (len(channels), k)`` came from, strongest first; ``top`` the underlying
-    :class:`course_utils.patches.TopActivations`."""
-
-    patches: torch.Tensor
-    values: torch.Tensor
-    top: patches.TopActivations
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -144,42 +134,3 @@ def unit_statistics(
             always_on=(active == count).cpu(),
         )
     return result[names[0]] if isinstance(layer, str) else result
-
-
-def top_patches(
-    model: nn.Module,
-    images,
-    layer: str,
-    *,
-    channels=None,
-    k: int = 9,
-    size: int = 32,
-    top: patches.TopActivations | None = None,
-    batch_size: int = 256,
-) -> TopPatches:
-    """The ``k`` image patches that excite each channel of ``layer`` most (lecture 03's method).
-
-    Ranks every unit of each channel over all images and positions with
-    :func:`course_utils.patches.top_activations`, then cuts out each winner's receptive field
-    (:func:`~course_utils.patches.receptive_box`, clipped to the image) and resizes it with
-    :func:`~course_utils.patches.crop_patches`.
-
-    Args:
-        model, layer: as in :func:`course_utils.patches.top_activations`.
-        images: ``(N, 3, H, W)`` in [0, 1], or a ``Dataset`` / ``DataLoader`` of such images.
-        channels: ``None`` (all), an int or a sequence of channel indices.
-        k: patches per channel (default 9).
-        size: side of each patch in pixels (default 32).
-        top: a :class:`~course_utils.patches.TopActivations` already computed for exactly these
-            ``channels`` (then the images are not streamed again).
-
-    Returns:
-        :class:`TopPatches` ``(patches, values, top)``.
-    """
-    if top is None:
-        top = patches.top_activations(model, images, layer, k=k, channels=channels, batch_size=batch_size)
-    count, kept = top.values.shape
-    winners = patches.fetch_images(images, top.image.flatten())  # (count * k, 3, H, W)
-    boxes = patches.receptive_box(model, layer, top.y.flatten(), top.x.flatten(), image_size=tuple(winners.shape[-2:]))
-    crops = patches.crop_patches(winners, boxes, size)  # (count * k, 3, size, size)
-    return TopPatches(crops.view(count, kept, 3, size, size).cpu(), top.values, top)

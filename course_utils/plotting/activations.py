@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from matplotlib import patches as mpatches
 
 from .. import activations as acts
+from .. import patches
 from ..filters import tile
 from ..imaging import check_images, to_display
 from .core import heatmap_overlay
@@ -58,8 +59,9 @@ def show_activations(
 
     Left: the image. Middle: every channel of ``layer`` (one grey scale for the layer), the chosen
     channel framed in red. Right: the chosen channel, upsampled, over the image. Bottom (when
-    ``dataset`` or ``top`` is given): the channel's ``k`` strongest patches over ``dataset``
-    (:func:`course_utils.activations.top_patches`) with their activation values.
+    ``dataset`` is given): the receptive fields of the channel's ``k`` strongest units over
+    ``dataset`` (:func:`course_utils.patches.top_activations` and
+    :func:`~course_utils.patches.top_patches`; grey where a field leaves the image), with their values.
 
     Args:
         model: a course model; not changed (eval mode, no gradients, hooks always removed).
@@ -92,7 +94,9 @@ def show_activations(
         raise ValueError(f"channel must be an int in [0, {count - 1}] (layer {layer!r} has {count} channels), got {channel!r}")
     with_patches = dataset is not None
     if with_patches:
-        found = acts.top_patches(model, dataset, layer, channels=[channel], k=k, size=patch_size, top=top)
+        if top is None:
+            top = patches.top_activations(model, dataset, layer, k=k, channels=[channel])
+        crops, _ = patches.top_patches(model, dataset, layer, top, size=patch_size)  # (1, k, 3, s, s)
     fig = plt.figure(figsize=(12, 4.2 + (1.9 if with_patches else 0)))
     grid = fig.add_gridspec(2 if with_patches else 1, 3, width_ratios=[1, 1.3, 1],
                             height_ratios=[3, 1.2] if with_patches else [1])  # fmt: skip
@@ -112,13 +116,13 @@ def show_activations(
     for ax in (ax_image, ax_grid, ax_over):
         ax.axis("off")
     if with_patches:
-        cells = grid[1, :].subgridspec(1, found.patches.shape[1], wspace=0.08)
-        for index, (crop, value) in enumerate(zip(found.patches[0], found.values[0].tolist())):
+        cells = grid[1, :].subgridspec(1, crops.shape[1], wspace=0.08)
+        for index, (crop, value) in enumerate(zip(crops[0], top.values[0].tolist())):
             ax = fig.add_subplot(cells[0, index])
             ax.imshow(to_display(crop))
             ax.set_title(f"{value:.2f}", fontsize=8)
             ax.axis("off")
-        fig.text(0.5, 0.03, f"top-{found.patches.shape[1]} patches of channel {channel} over the dataset "
+        fig.text(0.5, 0.03, f"top-{crops.shape[1]} patches of channel {channel} over the dataset "
                  "(receptive fields, activation above each)", ha="center", fontsize=9)  # fmt: skip
     fig.subplots_adjust(left=0.02, right=0.98, top=0.93, bottom=0.08 if with_patches else 0.02, wspace=0.08)
     return fig
