@@ -493,3 +493,129 @@ def fetch_images(images, index) -> torch.Tensor:
         images = images.dataset
     items = [images[int(i)] for i in index]
     return torch.stack([item[0] if isinstance(item, (tuple, list)) else item for item in items])
+
+
+def top_patches(model: nn.Module, images, layer: str, top: TopActivations, *, size: int = 48, clip: bool = False,
+                fill: float = 0.5) -> tuple[torch.Tensor, Box]:  # fmt: skip
+    """The image crops behind a :func:`top_activations` result, ready for the R-CNN figure.
+
+    Args:
+        model, layer: as given to :func:`top_activations`.
+        images: the same data, a tensor ``(N, 3, H, W)`` or a Dataset (indexed by ``top.image``).
+        top: the result of :func:`top_activations`, ``(C, k)`` fields.
+        size: the side of each crop (default 48).
+        clip: ``False`` (default) crops each unit's whole field at the same scale, ``fill``
+            (grey) where it sticks out of the image; ``True`` crops the clipped box, stretched.
+
+    Returns:
+        ``crops`` ``(C, k, 3, size, size)`` in [0, 1] and the clipped :class:`Box` of each,
+        ``(C, k)`` tensors in input pixels (for drawing on the whole images).
+
+    Example:
+        >>> crops, boxes = top_patches(model, images, layer, top_activations(model, images, layer))
+    """
+    whole = fetch_images(images, top.image.flatten())  # (C k, 3, H, W)
+    height, width = whole.shape[-2:]
+    boxes = receptive_box(model, layer, top.y, top.x, image_size=(height, width))
+    field = boxes if clip else receptive_box(model, layer, top.y, top.x, image_size=(height, width), clip=False)
+    crops = crop_patches(whole, field, size, fill=fill)  # (C k, 3, size, size)
+    return crops.reshape(*top.image.shape, *crops.shape[1:]), boxes
+
+
+def peak_activations(model: nn.Module, images, layer: str, *, batch_size: int = 256) -> torch.Tensor:
+    """Each image's strongest response of each channel of ``layer``: ``(N, C)`` on the CPU.
+
+    ``peak[n, c] = max_{y, x} a[n, c, y, x]`` (for a fully connected layer, the activation
+    itself). Streams ``images`` (tensor, Dataset or DataLoader) like :func:`top_activations`.
+    """
+    module = get_layer(model, layer)
+    device = _model_device(model)
+    batches, total = _image_batches(images, batch_size)
+    peaks = []
+    with torch.no_grad(), eval_mode(model):
+        for batch in progress(batches, desc=f"peaks of {layer}", total=total):
+            out = _layer_output(model, module, batch.to(device))  # (B, C, h, w) or (B, C)
+            peaks.append((out.flatten(2).amax(2) if out.ndim == 4 else out).cpu())
+    if not peaks:
+        raise ValueError("images is empty")
+    return torch.cat(peaks)
+
+
+class Selectivity(NamedTuple):
+    """Per channel: ``index`` in [0, 1] (for non-negative activations) and its preferred ``group``."""
+
+    index: torch.Tensor
+    group: torch.Tensor
+
+
+def class_selectivity(peaks: torch.Tensor, labels: torch.Tensor, *, groups: int | None = None) -> Selectivity:
+    """How much each channel prefers one group of images (a class, a colour) over the others.
+
+    ``SI = (mu_max - mu_rest) / (mu_max + mu_rest)``, where ``mu_max`` is the channel's mean
+    peak over its favourite group and ``mu_rest`` the mean of the other groups' means
+    (Morcos et al. 2018, "On the importance of single directions for generalization", sec. 2.3).
+    0: no preference; 1: responds to one group only.
+
+    Args:
+        peaks: ``(N, C)`` non-negative responses, e.g. :func:`peak_activations` of a ReLU layer.
+        labels: ``(N,)`` group of each image, ints in ``[0, groups)``.
+        groups: the number of groups (default ``labels.max() + 1``); every group needs an image.
+
+    Returns:
+        :class:`Selectivity` ``(index, group)``, each ``(C,)``.
+    """
+    labels = torch.as_tensor(labels).reshape(-1).long().cpu()
+    peaks = torch.as_tensor(peaks).float().cpu()
+    if peaks.ndim != 2 or len(peaks) != len(labels):
+        raise ValueError(f"peaks must be (N, C) and labels (N,), got {tuple(peaks.shape)} and {tuple(labels.shape)}")
+    groups = groups or int(labels.max()) + 1
+    counts = torch.bincount(labels, minlength=groups).float()  # (G,)
+    if (counts == 0).any() or groups < 2:
+        raise ValueError(f"every one of the {groups} groups (at least 2) needs an image; counts {counts.long().tolist()}")
+    sums = torch.zeros(groups, peaks.shape[1]).index_add_(0, labels, peaks)  # (G, C)
+    means = sums / counts[:, None]
+    best, group = means.max(0)  # (C,)
+    rest = (means.sum(0) - best) / (groups - 1)
+    return Selectivity((best - rest) / (best + rest).clamp_min(1e-8), group)
+
+
+class RandomCrops(Dataset):
+    """A lazily generated dataset of random square crops of a few pictures, resized to ``size``.
+
+    Item ``i`` is the same image every time (its own seeded generator), and nothing is stored:
+    a stream of many views of a handful of photos, for :func:`top_activations`.
+
+    Args:
+        photos: ``(P, 3, H, W)`` in [0, 1].
+        count: the number of crops.
+        size: their side in pixels.
+        scale: the range of crop sides as fractions of the shorter photo side (default 0.15 to 0.6).
+        seed: changes every crop.
+    """
+
+    def __init__(self, photos: torch.Tensor, count: int, size: int, *, scale=(0.15, 0.6), seed: int = 0):
+        self.photos = check_images(photos, "photos").cpu()
+        self.count, self.size, self.scale, self.seed = count, size, scale, seed
+
+    def __len__(self) -> int:
+        return self.count
+
+    def box(self, index: int) -> tuple[int, int, int, int]:
+        """``(photo, top, left, side)`` of crop ``index``."""
+        if not 0 <= index < self.count:
+            raise IndexError(f"crop {index} out of range [0, {self.count})")
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        height, width = self.photos.shape[-2:]
+        low, high = (max(8, int(f * min(height, width))) for f in self.scale)
+        side = int(torch.randint(low, high + 1, (), generator=generator))
+        photo = int(torch.randint(len(self.photos), (), generator=generator))
+        top = int(torch.randint(height - side + 1, (), generator=generator))
+        left = int(torch.randint(width - side + 1, (), generator=generator))
+        return photo, top, left, side
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        from .imaging import resize
+
+        photo, top, left, side = self.box(index)
+        crop = self.photos[photo, :, top : top + side, left : left + side]
+        return resize(crop, (self.size, self.size)).clamp(0, 1)  # (3, size, size)

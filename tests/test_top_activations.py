@@ -195,3 +195,57 @@ def test_crop_patches_against_slicing(images, device):
         patches.crop_patches(images[:1], torch.tensor([[5, 5, 5, 9]]), 8)
     with pytest.raises(ValueError, match=r"\(\.\.\., 4\)"):
         patches.crop_patches(images[:1], torch.tensor([[5, 5, 9]]), 8)
+
+
+def test_peak_activations_and_top_patches(shapenet, images):
+    peaks = patches.peak_activations(shapenet, images, "features.7", batch_size=16)
+    assert torch.equal(peaks, _all_maps(shapenet, images, "features.7", 16).amax((2, 3)))
+    top = patches.top_activations(shapenet, images, "features.7", k=4, channels=[1, 6], one_per_image=True)
+    crops, boxes = patches.top_patches(shapenet, images, "features.7", top, size=20, clip=True)
+    assert crops.shape == (2, 4, 3, 20, 20) and boxes.top.shape == (2, 4)
+    expected = patches.crop_patches(images[top.image[1]], patches.receptive_box(shapenet, "features.7", top.y[1],
+                                    top.x[1]), 20)  # fmt: skip
+    torch.testing.assert_close(crops[1], expected)
+    assert hooks.count_hooks(shapenet) == 0
+
+
+def test_class_selectivity_by_hand():
+    peaks = torch.tensor([[4.0, 1.0, 0.0], [2.0, 1.0, 0.0], [1.0, 1.0, 3.0], [1.0, 1.0, 1.0]])  # (N=4, C=3)
+    labels = torch.tensor([0, 0, 1, 1])
+    result = patches.class_selectivity(peaks, labels)
+    # channel 0: means 3 and 1 -> (3 - 1) / 4; channel 1: no preference; channel 2: means 0 and 2 -> 1
+    torch.testing.assert_close(result.index, torch.tensor([0.5, 0.0, 1.0]))
+    assert result.group[0] == 0 and result.group[2] == 1
+    with pytest.raises(ValueError, match="needs an image"):
+        patches.class_selectivity(peaks, labels, groups=3)
+
+
+def test_random_crops_are_lazy_and_repeatable(shapes):
+    photos = shapes.images[:2]  # (2, 3, 64, 64)
+    crops = patches.RandomCrops(photos, 50, 24, scale=(0.25, 0.5), seed=1)
+    assert len(crops) == 50 and torch.equal(crops[7], crops[7]) and crops[7].shape == (3, 24, 24)
+    photo, top, left, side = crops.box(7)
+    assert 16 <= side <= 32 and top + side <= 64 and left + side <= 64
+    from course_utils.imaging import resize
+
+    torch.testing.assert_close(crops[7], resize(photos[photo, :, top : top + side, left : left + side], (24, 24)))
+    assert not torch.equal(crops[7], patches.RandomCrops(photos, 50, 24, seed=2)[7])
+    with pytest.raises(IndexError):
+        crops[50]
+
+
+def test_figures(shapes):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_utils import plotting
+
+    crops, values = torch.rand(2, 5, 3, 8, 8), torch.rand(2, 5)
+    fig = plotting.show_top_patches(crops, values, ["a", "b"])
+    assert len([ax for ax in fig.get_axes() if ax.images]) == 10
+    fig = plotting.show_boxes(shapes.images[:3], torch.tensor([[0, 0, 10, 10]] * 3), torch.rand(3))
+    assert sum(len(ax.patches) for ax in fig.get_axes()) == 3
+    with pytest.raises(ValueError, match="titles"):
+        plotting.show_top_patches(crops, values, ["a"])
+    with pytest.raises(ValueError, match="boxes"):
+        plotting.show_boxes(shapes.images[:3], torch.tensor([[0, 0, 10, 10]]))
