@@ -53,6 +53,7 @@ def show_activations(
     maps: torch.Tensor | None = None,
     top=None,
     patch_size: int = 32,
+    one_per_image: bool = True,
     title: str | None = None,
 ):
     """The deepvis view of one layer for one image, as a static figure.
@@ -74,6 +75,8 @@ def show_activations(
         top: a :class:`course_utils.patches.TopActivations` of this one channel over ``dataset``,
             already computed (saves streaming the dataset again).
         patch_size: side of the drawn patches.
+        one_per_image: take each dataset image at most once among the top patches (default), so
+            that neighbouring positions of one image do not fill the row.
 
     Returns:
         the ``Figure``.
@@ -95,7 +98,7 @@ def show_activations(
     with_patches = dataset is not None
     if with_patches:
         if top is None:
-            top = patches.top_activations(model, dataset, layer, k=k, channels=[channel])
+            top = patches.top_activations(model, dataset, layer, k=k, channels=[channel], one_per_image=one_per_image)
         crops, _ = patches.top_patches(model, dataset, layer, top, size=patch_size)  # (1, k, 3, s, s)
     fig = plt.figure(figsize=(12, 4.2 + (1.9 if with_patches else 0)))
     grid = fig.add_gridspec(2 if with_patches else 1, 3, width_ratios=[1, 1.3, 1],
@@ -123,7 +126,7 @@ def show_activations(
             ax.set_title(f"{value:.2f}", fontsize=8)
             ax.axis("off")
         fig.text(0.5, 0.03, f"top-{crops.shape[1]} patches of channel {channel} over the dataset "
-                 "(receptive fields, activation above each)", ha="center", fontsize=9)  # fmt: skip
+                 f"({'one per image, ' if one_per_image else ''}receptive fields, activation above each)", ha="center", fontsize=9)  # fmt: skip
     fig.subplots_adjust(left=0.02, right=0.98, top=0.93, bottom=0.08 if with_patches else 0.02, wspace=0.08)
     return fig
 

@@ -76,7 +76,7 @@ class ActivationExplorer(widgets.VBox):
         if self.dataset is None:
             return None
         if layer not in self._top:
-            self._top[layer] = patches.top_activations(self.model, self.dataset, layer, k=self.k)
+            self._top[layer] = patches.top_activations(self.model, self.dataset, layer, k=self.k, one_per_image=True)
         return patches.TopActivations(*(field[channel : channel + 1] for field in self._top[layer]))
 
     def _on_layer(self, change) -> None:
@@ -113,7 +113,7 @@ def activation_explorer(model, images: torch.Tensor, *, dataset=None, layers: Se
     """A deepvis-style explorer (Yosinski et al. 2015): pick an image, a layer and a channel.
 
     Shows every channel of the layer for the image, the chosen channel enlarged over the image,
-    and, when ``dataset`` is given, its top-``k`` patches over the dataset (lecture 03's
+    and, when ``dataset`` is given, its top-``k`` patches over the dataset, one per image (lecture 03's
     :func:`course_utils.patches.top_activations`). The static figure for rendered pages is
     :func:`course_utils.plotting.show_activations`.
 
