@@ -334,3 +334,53 @@ def test_class_model_defaults_and_devices(device):
     _assert_untouched(model, training=True)
     with pytest.raises(ValueError, match="unknown class name 'cow'"):
         S.class_model(model, "cow", steps=1)
+
+
+# ---------------------------------------------------------------- regularized visualization (lecture 10)
+
+def test_presets_are_table_1_of_the_paper():
+    table = {name: (p["decay"], p["blur_sigma"], p["blur_every"], p["norm_pct"], p["contribution_pct"]) for name, p in S.PRESETS.items()}
+    assert table == {
+        "yosinski1": (0, 0.5, 4, 50, 0), "yosinski2": (0.3, 0, 0, 20, 0),
+        "yosinski3": (1e-4, 1.0, 4, 0, 0), "yosinski4": (0, 0.5, 4, 0, 90),
+    }
+
+
+def test_one_visualize_step_is_the_explicit_scheme(device):
+    """Independent reference: the step, decay, blur (scipy) and norm clipping (numpy) by hand."""
+    model = Tiny().to(device).eval()
+    x0 = _images(1, size=12, device=device) * 0.6 + 0.2
+    result = S.visualize(model, ("features.2", 1), steps=1, lr=0.05, decay=0.1, blur_every=1, blur_sigma=1.0,
+                         norm_pct=25, contribution_pct=0, jitter=0, init=x0)
+    x = x0.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(model.features(x)[:, 1].mean(), x)
+    step = (x0 + 0.05 * g / g.abs().mean()).clamp(0, 1).cpu().numpy()
+    step = 0.5 + 0.9 * (step - 0.5)
+    step = ndimage.gaussian_filter(step, sigma=(0, 0, 1, 1), mode="mirror", truncate=3.0)
+    norms = np.sqrt(((step - 0.5) ** 2).sum(1))
+    step = np.where((norms < np.percentile(norms, 25))[:, None], 0.5, step)
+    assert np.allclose(result.image.cpu().numpy(), step, atol=1e-5)
+
+
+def test_visualize_presets_and_fourier_raise_the_unit(device):
+    model = Tiny().to(device).train()
+    for options in ({"preset": "yosinski1"}, {"preset": "yosinski3"}, {"parameterization": "fourier", "lr": 0.1}):
+        torch.manual_seed(0)
+        result = S.visualize(model, S.channel("features.2", [0, 3]), size=16, steps=12, **options)
+        assert result.image.shape == (2, 3, 16, 16), options
+        assert (result.history[-1] > result.history[0]).all(), options
+    _assert_untouched(model, training=True)
+
+
+def test_visualize_errors():
+    model = Tiny()
+    with pytest.raises(ValueError, match="unknown preset 'yosinski5'"):
+        S.visualize(model, 0, preset="yosinski5", steps=1)
+    with pytest.raises(ValueError, match="Fourier parameterization replaces"):
+        S.visualize(model, 0, preset="yosinski1", parameterization="fourier", steps=1)
+    with pytest.raises(ValueError, match="'pixel' or 'fourier'"):
+        S.visualize(model, 0, parameterization="cppn", steps=1)
+    with pytest.raises(TypeError, match="objective must be"):
+        S.visualize(model, 2.5, steps=1)
+    with pytest.raises(ValueError, match="different batch sizes"):
+        S.class_score([0, 1]) + S.channel("features.2", [0, 1, 2])

@@ -61,11 +61,25 @@ from .class_model import class_model
 from .optimize import NormalizedGradient, StepState, SynthesisResult, linear_decay, optimize
 from .params import FourierImage, Parameterization, PixelImage, fourier_image, pixel_image
 from .transforms import blur, compose, gaussian_blur, jitter, pad, random_rotate, random_scale
+from .visualize import PRESETS, visualize
 
 __all__ = [
-    "optimize", "SynthesisResult", "StepState", "NormalizedGradient", "linear_decay", "class_model",
+    "optimize", "SynthesisResult", "StepState", "NormalizedGradient", "linear_decay", "class_model", "visualize", "PRESETS",
     "Objective", "Context", "class_score", "channel", "neuron", "l2", "add", "scale", "negate", "class_indices",
     "Parameterization", "PixelImage", "FourierImage", "pixel_image", "fourier_image",
     "jitter", "pad", "blur", "random_scale", "random_rotate", "compose", "gaussian_blur",
     "objectives", "params", "transforms", "regularizers",
+]  # fmt: skip
+
+# Lectures 11-13: inversion, DeepDream, style transfer, on the same loop.
+from . import losses  # noqa: E402
+from .deepdream import deepdream, octave_sizes  # noqa: E402
+from .inversion import invert, layer_features  # noqa: E402
+from .losses import content, content_loss, dream, feature_match, gram_match, gram_matrix, guided_dream, style_loss, tv, tv_loss  # noqa: E402
+from .style import style_targets, style_transfer, texture  # noqa: E402
+
+__all__ += [
+    "losses", "invert", "layer_features", "deepdream", "octave_sizes", "style_transfer", "texture", "style_targets",
+    "tv_loss", "gram_matrix", "content_loss", "style_loss", "tv", "feature_match", "content", "gram_match", "dream",
+    "guided_dream",
 ]  # fmt: skip

@@ -51,10 +51,13 @@ class Objective:
         fn: ``Context -> (N,)`` tensor (one value per image, in the autograd graph).
         layers: layer names whose activations ``fn`` reads from ``ctx.acts``.
         name: a short description for titles and ``repr``.
+        batch: the number of images it is written for (one target or unit per image), or ``None``
+            for any batch; the loop's default image uses it.
     """
 
-    def __init__(self, fn: Callable[[Context], torch.Tensor], layers: Sequence[str] = (), name: str = "objective"):
-        self.fn, self.layers, self.name = fn, tuple(dict.fromkeys(layers)), name
+    def __init__(self, fn: Callable[[Context], torch.Tensor], layers: Sequence[str] = (), name: str = "objective",
+                 batch: int | None = None):
+        self.fn, self.layers, self.name, self.batch = fn, tuple(dict.fromkeys(layers)), name, batch
 
     def __call__(self, ctx: Context) -> torch.Tensor:
         values = self.fn(ctx)
@@ -103,7 +106,11 @@ def add(*objectives) -> Objective:
     """The sum of objectives (numbers count as constants)."""
     parts = [_as_objective(o) for o in objectives]
     layers = [layer for part in parts for layer in part.layers]
-    return Objective(lambda ctx: sum(part(ctx) for part in parts), layers, " + ".join(p.name for p in parts))
+    batches = {part.batch for part in parts if part.batch is not None}
+    if len(batches) > 1:
+        raise ValueError(f"cannot add objectives written for different batch sizes {sorted(batches)}")
+    return Objective(lambda ctx: sum(part(ctx) for part in parts), layers, " + ".join(p.name for p in parts),
+                     batches.pop() if batches else None)
 
 
 def scale(objective, weight: float) -> Objective:
@@ -111,13 +118,13 @@ def scale(objective, weight: float) -> Objective:
     part = _as_objective(objective)
     if not isinstance(weight, Real):
         raise TypeError(f"an objective scales by a number, got {type(weight).__name__}")
-    return Objective(lambda ctx: weight * part(ctx), part.layers, f"{weight:g}*{part.name}")
+    return Objective(lambda ctx: weight * part(ctx), part.layers, f"{weight:g}*{part.name}", part.batch)
 
 
 def negate(objective) -> Objective:
     """``-objective`` (turns a loss into something to maximize, and back)."""
     part = _as_objective(objective)
-    return Objective(lambda ctx: -part(ctx), part.layers, f"-({part.name})")
+    return Objective(lambda ctx: -part(ctx), part.layers, f"-({part.name})", part.batch)
 
 
 def class_indices(model, target: Target, count: int | None = None) -> torch.Tensor:
@@ -169,7 +176,15 @@ def class_score(target: Target) -> Objective:
             cache[key] = class_indices(ctx.model, target, key[0]).to(key[1])
         return ctx.output.gather(1, cache[key][:, None])[:, 0]  # (N,)
 
-    return Objective(fn, name=f"class_score({target})")
+    return Objective(fn, name=f"class_score({target})", batch=_batch(target))
+
+
+def _batch(target) -> int | None:
+    """One image per entry when ``target`` is a list (or 1-D tensor) of several, else ``None``."""
+    if isinstance(target, (int, str)) or (isinstance(target, torch.Tensor) and target.ndim == 0):
+        return None
+    count = len(target)
+    return count if count > 1 else None
 
 
 def _units(unit, count: int, device) -> torch.Tensor:
@@ -200,7 +215,7 @@ def channel(layer: str, unit) -> Objective:
         picked = act.gather(1, units.view(-1, *[1] * (act.ndim - 1)).expand(-1, 1, *act.shape[2:]))
         return picked.flatten(1).mean(dim=1)  # (N,)
 
-    return Objective(fn, [layer], f"channel({layer}, {unit})")
+    return Objective(fn, [layer], f"channel({layer}, {unit})", _batch(unit))
 
 
 def neuron(layer: str, unit, position: tuple[int, int] | None = None) -> Objective:
@@ -223,7 +238,7 @@ def neuron(layer: str, unit, position: tuple[int, int] | None = None) -> Objecti
             raise ValueError(f"position {(row, col)} outside layer {layer!r} of size {tuple(act.shape[2:])}")
         return act[rows, units, row, col]
 
-    return Objective(fn, [layer], f"neuron({layer}, {unit}, {position})")
+    return Objective(fn, [layer], f"neuron({layer}, {unit}, {position})", _batch(unit))
 
 
 def l2(center: float = 0.5) -> Objective:

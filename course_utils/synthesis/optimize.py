@@ -175,7 +175,8 @@ def optimize(
         model: any module, e.g. from :func:`course_utils.models.load`; put in eval mode and frozen
             inside the call (mode and ``requires_grad`` restored, no parameter gets a ``.grad``).
         objective: an :class:`~.objectives.Objective`, e.g. ``class_score("ring") - 1e-3 * l2()``.
-        param: ``None`` (grey plus noise at the model's input size, batch 1), a start image
+        param: ``None`` (grey plus noise at the model's input size, one image per target of the
+            objective, else 1), a start image
             ``(N, 3, H, W)`` in [0, 1] (pixel parameterization), or a :class:`~.params.Parameterization`.
         transforms: differentiable callables applied in order before the model (:mod:`.transforms`).
         steps: number of steps (default ``config.pick(20, 200)``).
@@ -205,7 +206,7 @@ def optimize(
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
     device = _model_device(model)
-    param = as_param(param, size=getattr(model, "input_size", 224), device=device)
+    param = as_param(param, size=getattr(model, "input_size", 224), batch=objective.batch or 1, device=device)
     tensors = param.parameters()
     if any(t.device != device for t in tensors):
         raise ValueError(f"the parameterization lives on {tensors[0].device} but the model on {device}; create it with device=...")

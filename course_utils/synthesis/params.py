@@ -144,10 +144,10 @@ def fourier_image(size=64, *, batch: int = 1, sd: float = 0.01, decay: float = 1
     return FourierImage(size, batch=batch, sd=sd, decay=decay, init=init, device=device)
 
 
-def as_param(param, *, size=64, device=None) -> Parameterization:
+def as_param(param, *, size=64, batch: int = 1, device=None) -> Parameterization:
     """A :class:`Parameterization` from ``None`` (grey + noise), an image tensor, or a parameterization."""
     if param is None:
-        return pixel_image(size, device=device)
+        return pixel_image(size, batch=batch, device=device)
     if isinstance(param, Parameterization):
         return param
     if isinstance(param, torch.Tensor):
