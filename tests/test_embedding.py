@@ -44,7 +44,9 @@ def test_codes_match_a_hand_written_forward(model, shapes, device):
         model.eval()
         expected = _by_hand(model, shapes.images.to(device))
         assert result.shape == (len(shapes), 256) and result.device.type == device.type
-        torch.testing.assert_close(result, expected, rtol=1e-4, atol=1e-5)
+        # other batch sizes may pick other convolution algorithms (TF32 on recent GPUs)
+        tolerance = dict(rtol=1e-4, atol=1e-5) if device.type == "cpu" else dict(rtol=1e-2, atol=5e-3)
+        torch.testing.assert_close(result, expected, **tolerance)
         _assert_unchanged(model)
     finally:
         model.to("cpu").eval()
