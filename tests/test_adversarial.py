@@ -1,0 +1,211 @@
+"""Lecture 14: linear attack, FGSM, fooling images, evolution strategy, HOG (course_utils.adversarial)."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_utils import adversarial, hooks
+from course_utils.data import make_shapes
+
+
+def _model_untouched(model, training_before=False):
+    assert model.training == training_before
+    assert hooks.count_hooks(model) == 0
+    assert all(p.grad is None for p in model.parameters())
+    assert all(p.requires_grad for p in model.parameters())
+
+
+# --------------------------------------------------------------------------- linear classifier
+def test_linear_attack_reproduces_the_lecture_numbers():
+    result = adversarial.linear_attack(adversarial.LECTURE_W, adversarial.LECTURE_X, 0.0, 0.5)
+    assert result.score.item() == -3.0 and result.adversarial_score.item() == 2.0
+    assert round(result.probability.item(), 4) == 0.0474
+    assert round(result.adversarial_probability.item(), 2) == 0.88
+    expected = [1.5, -1.5, 3.5, -2.5, 2.5, 1.5, 1.5, -3.5, 4.5, 1.5]  # the lecture's nudged input
+    assert result.adversarial.tolist() == expected
+    # independent: elementwise products summed by hand, as on the slide
+    assert sum(wi * xi for wi, xi in zip(adversarial.LECTURE_W, expected)) == 2.0
+
+
+def test_linear_attack_batch_flip_epsilon_and_errors():
+    rng = np.random.default_rng(0)
+    w, x, b = rng.normal(size=20), rng.normal(size=(7, 20)), 0.3
+    eps = adversarial.flip_epsilon(w, x, b)  # (7,)
+    scores = x @ w + b
+    toward_other = -np.sign(scores)[:, None] * eps.numpy()[:, None]  # move against the current class
+    moved = adversarial.linear_attack(w, x + 0 * x, b, 0.0).adversarial.numpy() + toward_other * np.sign(w)
+    np.testing.assert_allclose(moved @ w + b, 0.0, atol=1e-9)  # exactly on the boundary
+    batch = adversarial.linear_attack(w, x, b, 0.1)
+    assert batch.adversarial.shape == (7, 20)
+    np.testing.assert_allclose(batch.adversarial_score - batch.score, 0.1 * np.abs(w).sum())
+    with pytest.raises(ValueError, match="match w"):
+        adversarial.linear_attack(w, x[:, :5], b, 0.1)
+    with pytest.raises(ValueError, match="all zeros"):
+        adversarial.flip_epsilon(np.zeros(3), np.ones(3))
+
+
+def test_epsilon_for_a_fixed_score_change_shrinks_with_dimension():
+    result = adversarial.epsilon_vs_dimension((4, 16, 64), repeats=2)
+    assert np.all(np.diff(result["l1"]) > 0)
+    assert np.all(np.diff(result["epsilon_for_change"]) < 0)
+    assert result["accuracy"][-1] > 0.95
+    with pytest.raises(ValueError, match="between 1 and 64"):
+        adversarial.epsilon_vs_dimension((100,))
+
+
+# --------------------------------------------------------------------------- FGSM
+def _reference_fgsm(model, images, labels, epsilon):
+    """Hand-written FGSM on a private copy of the model, with .backward() (not autograd.grad)."""
+    clone = copy.deepcopy(model).eval()
+    x = images.clone().requires_grad_(True)
+    F.cross_entropy(clone(x), labels).backward()
+    return torch.clamp(x + epsilon * x.grad.sign(), 0, 1).detach()
+
+
+@pytest.fixture
+def batch(shapenet, shapes, device):
+    return shapenet.to(device), shapes.images[:12].to(device), shapes.labels[:12].to(device)
+
+
+def test_fgsm_matches_hand_written_reference(batch):
+    model, images, labels = batch
+    model.train()  # the attack must switch to eval and restore this
+    try:
+        adversarial_images = adversarial.fgsm(model, images, labels, 8 / 255)
+        _model_untouched(model, training_before=True)
+    finally:
+        model.eval()
+    reference = _reference_fgsm(model, images, labels, 8 / 255)
+    assert torch.equal(adversarial_images, reference)
+    assert (adversarial_images - images).abs().max() <= 8 / 255 + 1e-6
+    assert adversarial_images.min() >= 0 and adversarial_images.max() <= 1
+    assert adversarial_images.device == images.device
+    with torch.no_grad():
+        clean = (model(images).argmax(1) == labels).float().mean()
+        attacked = (model(adversarial_images).argmax(1) == labels).float().mean()
+    assert attacked < clean
+
+
+def test_fgsm_predicted_labels_and_errors(batch):
+    model, images, labels = batch
+    with torch.no_grad():
+        predicted = model(images).argmax(1)
+    assert torch.equal(adversarial.fgsm(model, images, None, 4 / 255), _reference_fgsm(model, images, predicted, 4 / 255))
+    assert torch.equal(adversarial.fgsm(model, images, labels, 0.0), images)
+    with pytest.raises(ValueError, match="pixel units"):
+        adversarial.fgsm(model, images, labels, -0.1)
+    with pytest.raises(ValueError, match="valid class names are: disk"):
+        adversarial.fgsm(model, images, "dog", 0.1)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        adversarial.fgsm(model, images * 255, labels, 0.1)
+    _model_untouched(model)
+
+
+def test_accuracy_under_attack_agrees_with_fgsm(batch):
+    model, images, labels = batch
+    epsilons = [0.0, 2 / 255, 16 / 255]
+    curve = adversarial.accuracy_under_attack(model, images, labels, epsilons, batch_size=5)
+    with torch.no_grad():
+        expected = [(model(adversarial.fgsm(model, images, labels, e)).argmax(1) == labels).float().mean().item() for e in epsilons]
+    np.testing.assert_allclose(curve.numpy(), expected, atol=1e-6)
+    assert curve[0] >= curve[-1]
+    predicted = adversarial.accuracy_under_attack(model, images, labels, epsilons, attack_labels="predicted")
+    assert predicted.shape == (3,) and predicted[0] == curve[0]
+    with pytest.raises(ValueError, match="attack_labels"):
+        adversarial.accuracy_under_attack(model, images, labels, epsilons, attack_labels="leaky")
+    _model_untouched(model)
+
+
+# --------------------------------------------------------------------------- fooling images
+def _all_pairs(classes=10):
+    sources = torch.arange(classes).repeat_interleave(classes - 1)  # (90,)
+    targets = torch.cat([torch.tensor([t for t in range(classes) if t != s]) for s in range(classes)])
+    return sources, targets
+
+
+def test_fool_every_class_to_every_other(shapenet, device):
+    """All 90 (source, target) pairs in one batch: >= 99% on each, small mean change."""
+    sources, targets = _all_pairs()
+    images = make_shapes(len(sources), seed=5, labels=sources).images.to(device)
+    model = shapenet.to(device)
+    max_steps = 50
+    result = adversarial.fool(model, images, targets.to(device), max_steps=max_steps)
+    change = (result.images - images).abs().flatten(1).mean(1)  # (90,) mean |change| per pixel
+    assert result.images.min() >= 0 and result.images.max() <= 1
+    assert change.mean() <= 0.1
+    independent = adversarial.target_confidence(model, result.images, targets.to(device))
+    torch.testing.assert_close(independent, result.confidence)
+    assert bool(((result.confidence >= 0.99) == result.success).all())
+    assert bool(result.success.float().mean() >= 0.9), f"only {result.success.float().mean():.0%} of the pairs reached 99%"
+    assert int(result.steps.max()) <= max_steps
+    _model_untouched(model)
+
+
+def test_fool_respects_epsilon_and_names(shapenet, shapes, device):
+    model, images = shapenet.to(device), shapes.images[:4].to(device)
+    result = adversarial.fool(model, images, "heart", max_steps=3, epsilon=4 / 255)
+    assert (result.images - images).abs().max() <= 4 / 255 + 1e-6
+    assert result.history.shape == (4, 4) and result.history[-1].mean() > result.history[0].mean()
+    with pytest.raises(ValueError, match="valid class names are"):
+        adversarial.fool(model, images, "unicorn", max_steps=2)
+    with pytest.raises(ValueError, match="2 targets for 4 images"):
+        adversarial.fool(model, images, [0, 1], max_steps=2)
+    with pytest.raises(ValueError, match="confidence"):
+        adversarial.fool(model, images, 0, confidence=1.0)
+    _model_untouched(model)
+
+
+def test_evolution_strategy_raises_confidence_without_gradients(shapenet, device):
+    model = shapenet.to(device)
+    noise = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(0)).to(device)
+    result = adversarial.evolve(model, noise, [1, 4, 7], generations=4, population=4)
+    assert result.history.shape[1] == 3
+    assert bool((result.confidence > result.history[0].to(device)).all())
+    assert result.images.min() >= 0 and result.images.max() <= 1
+    with pytest.raises(ValueError, match="even integer"):
+        adversarial.evolve(model, noise, 0, population=5)
+    _model_untouched(model)
+
+
+# --------------------------------------------------------------------------- HOG
+@pytest.mark.parametrize("block_norm", ["L1", "L1-sqrt", "L2", "L2-Hys"])
+def test_hog_matches_scikit_image(block_norm, device):
+    from skimage.feature import hog as skimage_hog
+
+    generator = torch.Generator().manual_seed(1)
+    gray = torch.rand(2, 1, 40, 52, generator=generator, dtype=torch.float64)  # uneven: partial cells ignored
+    gray[1] = F.avg_pool2d(gray[1:2], 5, 1, 2)[0]  # a smoother image as well
+    images = gray.expand(-1, 3, -1, -1).to(device)  # gray RGB: the luminance is the gray value
+    options = dict(orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2), block_norm=block_norm)
+    ours = adversarial.hog(images, **options).cpu().numpy()
+    for index in range(2):
+        reference = skimage_hog(gray[index, 0].numpy(), **options)
+        assert ours[index].shape == reference.shape
+        np.testing.assert_allclose(ours[index], reference, atol=1e-5)  # float64; differences ~1e-8
+
+
+def test_hog_is_differentiable_and_checks_inputs(device):
+    x = torch.rand(1, 3, 24, 24, dtype=torch.float64, device=device).requires_grad_(True)
+    flat = torch.full((1, 3, 24, 24), 0.5, device=device).requires_grad_(True)
+    for binning in ("hard", "linear"):
+        (gradient,) = torch.autograd.grad(adversarial.hog(x, pixels_per_cell=6, cells_per_block=2, binning=binning).sum(), x)
+        assert torch.isfinite(gradient).all() and gradient.abs().sum() > 0
+        (gradient,) = torch.autograd.grad(adversarial.hog(flat, binning=binning, cells_per_block=1).sum(), flat)
+        assert torch.isfinite(gradient).all()  # a flat image has zero gradients everywhere: no NaN
+    with pytest.raises(ValueError, match="fewer than one block"):
+        adversarial.hog(torch.rand(1, 3, 16, 16), pixels_per_cell=8, cells_per_block=3)
+    with pytest.raises(ValueError, match="block_norm"):
+        adversarial.hog(torch.rand(1, 3, 32, 32), block_norm="L3")
+
+
+def test_match_hog_brings_descriptors_together(device):
+    from course_utils.data import load_photos
+
+    photos = load_photos(["camera", "coins"], size=32).to(device)
+    result = adversarial.match_hog(photos[:1], photos[1:], steps=40, lr=0.02, pixels_per_cell=8, cells_per_block=2)
+    assert result.distance.item() < 0.5 * result.start_distance.item()
+    assert result.history[-1] < result.history[0]
+    assert result.images.min() >= 0 and result.images.max() <= 1
+    assert (result.images - photos[1:]).abs().mean() > 0.05  # still a different picture
