@@ -141,3 +141,13 @@ def test_filter_figures(shapenet):
     ):
         assert fig.axes
         matplotlib.pyplot.close(fig)
+
+
+def test_tile_lays_out_row_major_and_checks_its_input(device):
+    tiles = torch.arange(5, dtype=torch.float32, device=device).view(5, 1, 1, 1).expand(-1, 3, 2, 2) / 10
+    grid = filters.tile(tiles, 2, separator=1, background=0.9)
+    assert grid.shape == (3, 3 * 3 - 1, 2 * 3 - 1) and grid.device.type == device.type
+    assert grid[0, 6, 0] == pytest.approx(0.4) and grid[0, 6, 3] == pytest.approx(0.9)  # tile 4, then an empty cell
+    assert grid[0, 3, 3] == pytest.approx(0.3) and grid[0, 2, 0] == pytest.approx(0.9)  # tile 3, a separator row
+    with pytest.raises(ValueError, match=r"\(T, 3, h, w\)"):
+        filters.tile(torch.zeros(2, 1, 3, 3), 2)
