@@ -237,7 +237,9 @@ def _rule_gradient(model, images, target, layer, unit, rule: str) -> torch.Tenso
         return neuron_gradient(model, images, layer, unit)
 
 
-def guided_backprop(model: nn.Module, images: torch.Tensor, target=None, *, layer: str | None = None, unit=None) -> torch.Tensor:
+def guided_backprop(
+    model: nn.Module, images: torch.Tensor, target=None, *, layer: str | None = None, unit=None
+) -> torch.Tensor:
     """Guided backpropagation: the input gradient of a class score or a unit, with guided ReLUs.
 
     Every ReLU passes back ``max(g, 0) * [x > 0]``: only positive gradients, only where its input
@@ -265,7 +267,9 @@ def guided_backprop(model: nn.Module, images: torch.Tensor, target=None, *, laye
     return _rule_gradient(model, images, target, layer, unit, "guided")
 
 
-def deconvnet(model: nn.Module, images: torch.Tensor, target=None, *, layer: str | None = None, unit=None) -> torch.Tensor:
+def deconvnet(
+    model: nn.Module, images: torch.Tensor, target=None, *, layer: str | None = None, unit=None
+) -> torch.Tensor:
     """Deconvnet: the input "gradient" of a class score or a unit, with deconvnet ReLUs.
 
     Every ReLU passes back ``max(g, 0)``, whatever the sign of its forward input (the rectified
