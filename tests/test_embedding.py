@@ -254,3 +254,26 @@ def test_grid_image_places_each_image_in_its_cell(device):
     assert (mosaic[:, 4:8, 6:12] == 0.25).all(), "cell 4 is empty"
     with pytest.raises(ValueError, match="distinct"):
         embedding.grid_image(images, torch.tensor([0, 0, 1, 2, 3]), 2, 3)
+
+
+def test_figures_draw_without_changing_their_inputs():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_utils import plotting
+
+    images, labels = torch.rand(6, 3, 8, 8), torch.tensor([0, 1, 2, 0, 1, 2])
+    before = images.clone()
+    figures = [
+        plotting.show_embedding(torch.randn(6, 2), labels, ["a", "b", "c"], title="map"),
+        plotting.show_neighbors(images[:2], images, {"codes": torch.tensor([[0, 1], [2, 3]])},
+                                query_labels=labels[:2], base_labels=labels),
+        plotting.show_image_grid(images, torch.tensor([3, 1, 0, 2, 5, 4]), 2, 3),
+    ]
+    assert all(isinstance(figure, matplotlib.figure.Figure) for figure in figures)
+    assert torch.equal(images, before)
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        plotting.show_embedding(torch.randn(6, 3), labels, ["a", "b", "c"])
+    plt.close("all")
