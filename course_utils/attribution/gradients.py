@@ -84,16 +84,25 @@ def resolve_targets(model: nn.Module, target: Target, n: int, device=None) -> to
     return torch.tensor(indices, dtype=torch.long, device=device)
 
 
-def class_scores(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def class_scores(scores: torch.Tensor, targets: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
     """``scores (N, K)`` (logits), ``targets (N,)`` -> ``(N,)``: each image's score of its target class.
 
-    Raises ``ValueError`` when the model's output is not ``(N, K)`` or an index is ``>= K``.
+    Raises ``ValueError`` when the model's output is not ``(N, K)`` or an index is ``>= K``. With
+    ``checked=True`` (the targets were already checked against the model's class names) the index
+    check is skipped: on a GPU it would wait for the forward pass to finish before the backward
+    pass can be queued.
     """
     if scores.ndim != 2:
         raise ValueError(f"the model must output class scores (N, K), got shape {tuple(scores.shape)}")
-    if len(targets) and int(targets.max()) >= scores.shape[1]:
+    if not checked and len(targets) and int(targets.max()) >= scores.shape[1]:
         raise ValueError(f"class index {int(targets.max())} is out of range for {scores.shape[1]} classes")
     return scores.gather(1, targets[:, None]).squeeze(1)  # (N,)
+
+
+def _target_scores(model: nn.Module, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``model(images)``'s score of each image's target class, ``(N,)``."""
+    named = bool(getattr(model, "classes", None))  # resolve_targets checked the range already
+    return class_scores(model(images), targets, checked=named)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -143,7 +152,7 @@ def input_gradient(model: nn.Module, images: torch.Tensor, target: Target) -> to
     x = _prepare(model, images)
     with _untouched(model):
         targets = resolve_targets(model, target, len(x), x.device)
-        score = class_scores(model(x), targets).sum()  # images are independent: one backward pass
+        score = _target_scores(model, x, targets).sum()  # images are independent: one backward pass
         (grad,) = torch.autograd.grad(score, x)
     return grad
 
@@ -205,7 +214,7 @@ def saliency(
             samples = min(per_pass, smoothgrad - start)
             draws = [torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype) for _ in range(samples)]
             noisy = (x + torch.stack(draws) * sigma).flatten(0, 1).requires_grad_(True)  # (samples*N, 3, H, W)
-            score = class_scores(model(noisy), targets.repeat(samples)).sum()
+            score = _target_scores(model, noisy, targets.repeat(samples)).sum()
             (grad,) = torch.autograd.grad(score, noisy)
             total += grad.abs().amax(dim=1).view(samples, count, *x.shape[-2:]).sum(0)
     return total / smoothgrad
@@ -293,7 +302,7 @@ def grad_cam(model: nn.Module, images: torch.Tensor, target: Target, *, layer: s
     hooks.get_layer(model, layer)
     with _untouched(model), hooks.capture_activations(model, layer, detach=False) as store:
         targets = resolve_targets(model, target, len(x), x.device)
-        score = class_scores(model(x), targets).sum()
+        score = _target_scores(model, x, targets).sum()
         maps = store[layer]
         if maps.ndim != 4:
             raise ValueError(f"Grad-CAM needs a convolutional layer with (N, C, h, w) output; {layer!r} gives {tuple(maps.shape)}")
