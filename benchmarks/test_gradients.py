@@ -8,8 +8,8 @@ Setting: on a GPU, VGG-16 and ResNet-18 (random weights: speed does not depend o
 at 224 px. On the CPU that takes minutes, so the CPU run uses ResNet-18 at 96 px, batch 8, and
 ShapeNet at 64 px, batch 32 (``COURSE_BENCH_GRAD_BATCH`` and ``COURSE_BENCH_GRAD_SIZE`` override).
 
-Target: each of ours <= 1.05x the bare pass. The asserts hold only generous ceilings (1.5x), so
-that a busy machine does not fail the benchmark.
+Target: each of ours <= 1.05x the bare pass. The asserts hold only generous ceilings (1.5x on a
+GPU, 2x on a CPU), so that a busy machine does not fail the benchmark.
 """
 import os
 import warnings
@@ -72,4 +72,5 @@ def test_saliency_and_guided_backprop_overhead(name, record):
         f"{ratios['guided backprop']:.3f}x (Captum GuidedBackprop {ratios['Captum GuidedBackprop']:.3f}x; {setting})",
         "<= 1.05x",
     )
-    assert ratios["saliency"] < 1.5 and ratios["guided backprop"] < 1.5, ratios
+    ceiling = 1.5 if CUDA else 2.0  # a shared CPU is noisy: ratios of 0.85-1.45 were seen on one
+    assert ratios["saliency"] < ceiling and ratios["guided backprop"] < ceiling, ratios
