@@ -22,8 +22,8 @@ def layer_features(model, images: torch.Tensor, layer: str | None) -> torch.Tens
     return activations(model, images, layer)[layer]
 
 
-def invert(model, image: torch.Tensor, layer: str | None, *, steps: int | None = None, tv_weight: float = 0.05,
-           beta: float = 2.0, lr: float = 0.05, jitter: int = 0, seed: int | None = 0,
+def invert(model, image: torch.Tensor, layer: str | None, *, steps: int | None = None, tv_weight: float = 0.02,
+           beta: float = 2.0, lr: float = 0.03, jitter: int = 0, seed: int | None = 0,
            desc: str = "invert") -> SynthesisResult:  # fmt: skip
     """Reconstruct images from their features at one layer (Mahendran & Vedaldi 2015, eq. 1-5).
 
@@ -36,7 +36,7 @@ def invert(model, image: torch.Tensor, layer: str | None, *, steps: int | None =
         image: ``(N, 3, H, W)`` in [0, 1]: the images whose features are inverted (all at once).
         layer: a layer name (``model.roles[...]``, ``hooks.layer_names(model)``), ``None`` for
             the class scores, or ``"log_probs"`` for the class log-probabilities.
-        steps: default ``config.pick(150, 600)``.
+        steps: default ``config.pick(200, 600)``.
         tv_weight: ``lambda`` of the total-variation prior (:func:`~.losses.tv_loss`).
         beta: the TV exponent (2: smooth; 1: sharper edges).
         lr: Adam's initial step size, in pixel units.
@@ -56,7 +56,7 @@ def invert(model, image: torch.Tensor, layer: str | None, *, steps: int | None =
     check_images(image, "image")
     if layer not in (None, "log_probs"):
         get_layer(model, layer)  # a clear error for an unknown name
-    steps = config.pick(150, 600) if steps is None else steps
+    steps = config.pick(200, 600) if steps is None else steps
     device = next(model.parameters()).device
     image = image.to(device)
     target = layer_features(model, image, layer)
