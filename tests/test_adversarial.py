@@ -138,7 +138,8 @@ def test_fool_every_class_to_every_other(shapenet, device):
     independent = adversarial.target_confidence(model, result.images, targets.to(device))
     torch.testing.assert_close(independent, result.confidence)
     assert bool(((result.confidence >= 0.99) == result.success).all())
-    assert bool(result.success.float().mean() >= 0.9), f"only {result.success.float().mean():.0%} of the pairs reached 99%"
+    failed = [(int(s), int(t)) for s, t in zip(sources[~result.success.cpu()], targets[~result.success.cpu()])]
+    assert len(failed) <= 9, f"{len(failed)} of 90 pairs missed 99%: {failed}"
     assert int(result.steps.max()) <= max_steps
     _model_untouched(model)
 
