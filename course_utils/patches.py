@@ -357,8 +357,10 @@ def top_activations(
             out = _layer_output(model, module, batch.to(device))  # (B, C, h, w) or (B, C)
             if best is None:
                 chosen = _channel_index(channels, out.shape[1], out.device)
+                every = channels is None  # no channel selection: no copy of the maps
                 hw, width = (out.shape[2] * out.shape[3], out.shape[3]) if out.ndim == 4 else (1, 1)
-            maps = out[:, chosen].flatten(2) if out.ndim == 4 else out[:, chosen, None]  # (B, C', hw)
+            maps = out if every else out[:, chosen]
+            maps = maps.flatten(2) if out.ndim == 4 else maps[:, :, None]  # (B, C', hw)
             if one_per_image:
                 peak, where = maps.max(2)  # (B, C'), per image its strongest position
                 flat = (torch.arange(seen, seen + len(batch), device=out.device)[:, None] * hw + where).T
