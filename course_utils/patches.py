@@ -305,6 +305,22 @@ def _channel_index(channels, count: int, device) -> torch.Tensor:
     return index.to(device)
 
 
+def _length(images) -> int | None:
+    """The number of images of a tensor, a sized Dataset or a DataLoader over one, else ``None``."""
+    source = images.dataset if isinstance(images, DataLoader) else images
+    try:
+        return len(source)
+    except TypeError:
+        return None
+
+
+def _check_k(k: int, count: int | None, per_image: int) -> None:
+    if count is not None and k > count * per_image:
+        unit = "positions" if per_image > 1 else "entries"
+        raise ValueError(f"k={k} is larger than the data: {count} image(s) give {count * per_image} {unit} per "
+                         f"channel; use k <= {count * per_image}")  # fmt: skip
+
+
 def top_activations(
     model: nn.Module,
     images,
@@ -359,6 +375,7 @@ def top_activations(
                 chosen = _channel_index(channels, out.shape[1], out.device)
                 every = channels is None  # no channel selection: no copy of the maps
                 hw, width = (out.shape[2] * out.shape[3], out.shape[3]) if out.ndim == 4 else (1, 1)
+                _check_k(k, _length(images), 1 if one_per_image else hw)  # fail before streaming everything
             maps = out if every else out[:, chosen]
             maps = maps.flatten(2) if out.ndim == 4 else maps[:, :, None]  # (B, C', hw)
             if one_per_image:
@@ -376,12 +393,7 @@ def top_activations(
                 values, top = values.gather(1, order), top.gather(1, order)
             best, index = values, top
             seen += len(batch)
-    if best is None or best.shape[1] < k:
-        available = 0 if best is None else (seen if one_per_image else seen * hw)
-        raise ValueError(
-            f"k={k} is larger than the data: {seen} image(s) give {available} "
-            f"{'images' if one_per_image else 'positions'} per channel; use k <= {available}"
-        )
+    _check_k(k, seen, 1 if one_per_image else hw)
     index = index.cpu()
     return TopActivations(best.cpu(), index // hw, index % hw // width, index % width)
 
