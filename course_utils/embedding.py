@@ -243,8 +243,8 @@ def tsne(points, *, perplexity: float = 30.0, seed: int = 0, n_jobs: int = 1) ->
     Returns:
         ``(N, 2)`` float32 tensor, on the device of ``points`` when it is a tensor (else the CPU).
 
-    Uses openTSNE (Poličar et al. 2019: FFT-accelerated gradients, several times faster than
-    scikit-learn's Barnes-Hut) and falls back to ``sklearn.manifold.TSNE`` when openTSNE is not
+    Uses openTSNE (Poličar et al. 2019: FFT-accelerated gradients from 10,000 points on, about 3x
+    faster than scikit-learn's Barnes-Hut there at equal trustworthiness) and falls back to ``sklearn.manifold.TSNE`` when openTSNE is not
     installed. van der Maaten and Hinton 2008, eq. 1 (input affinities) and eq. 4 (Student-t map).
 
     Example:
