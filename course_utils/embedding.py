@@ -54,6 +54,16 @@ def _batches(images, batch_size: int) -> Iterator[torch.Tensor]:
         yield batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
+def _count_batches(images, batch_size: int) -> int | None:
+    """How many batches :func:`_batches` yields (for the progress bar), when it is known."""
+    try:
+        if isinstance(images, (torch.Tensor, torch.utils.data.Dataset)):
+            return -(-len(images) // batch_size)
+        return len(images)  # a DataLoader's number of batches
+    except TypeError:  # an iterable-style dataset has no length
+        return None
+
+
 def codes(
     model: nn.Module, images, *, layer: str | None = None, batch_size: int = 256, size: int | None = None
 ) -> torch.Tensor:
@@ -83,8 +93,8 @@ def codes(
         torch.Size([100, 256])
     """
     if isinstance(images, torch.Tensor):
-        if len(images) == 0:
-            raise ValueError("images is empty: codes needs at least one image")
+        if images.numel() == 0:
+            raise ValueError(f"images is empty (shape {tuple(images.shape)}): codes needs at least one image")
         check_images(images)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
@@ -96,7 +106,7 @@ def codes(
     device = next(model.parameters()).device
     rows = []
     with torch.no_grad(), eval_mode(model), capture_activations(model, layer) as store:
-        for batch in progress(_batches(images, batch_size), desc="codes"):
+        for batch in progress(_batches(images, batch_size), desc="codes", total=_count_batches(images, batch_size)):
             if not isinstance(images, torch.Tensor):
                 check_images(batch, "a batch of images")
             batch = batch.to(device)
