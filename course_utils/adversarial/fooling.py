@@ -101,8 +101,11 @@ def fool(
     steps = torch.full((len(images),), max_steps, dtype=torch.int64, device=images.device)
     history = []
 
+    latest = {}
+
     def objective(logits, wanted):  # sum over the batch of log p(target): images do not interact
-        return logits.log_softmax(dim=1).gather(1, wanted[:, None]).sum()
+        latest["log_p"] = logits.log_softmax(dim=1).gather(1, wanted[:, None]).squeeze(1)  # (A,)
+        return latest["log_p"].sum()
 
     log_p = torch.full((len(images),), -float("inf"), device=images.device)  # (N,) latest log p(target)
     active = torch.arange(len(images), device=images.device)  # images still below the confidence
@@ -110,8 +113,8 @@ def fool(
         for step in config.progress(range(max_steps + 1), desc="fooling"):
             whole = len(active) == len(images)  # index only once some images are done
             batch, wanted = (current, targets) if whole else (current[active], targets[active])
-            gradient, logits = input_gradient(model, batch, lambda z: objective(z, wanted))
-            log_p[active] = logits.log_softmax(dim=1).gather(1, wanted[:, None]).squeeze(1)
+            gradient, _ = input_gradient(model, batch, lambda z: objective(z, wanted))
+            log_p[active] = latest["log_p"].detach()
             history.append(log_p.exp().cpu())
             done = log_p[active] >= log_confidence  # (A,) among the active images
             steps[active[done]] = step
