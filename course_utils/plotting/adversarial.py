@@ -54,7 +54,11 @@ def plot_epsilon_vs_dimension(result: dict):
     ax.loglog(result["dimensions"], result["epsilon_for_change"], marker="o", label="nudge that shifts the score by 5")
     ax.loglog(result["dimensions"], result["epsilon"], marker="s", label="nudge that flips the decision")
     ax.set(xlabel="input dimension D (pixels used)", ylabel="epsilon per pixel")
-    ax.grid(alpha=0.3, which="both")
+    ax.minorticks_off()
+    ax.set_xticks(result["dimensions"], [str(d) for d in result["dimensions"]])
+    ticks = np.geomspace(max(min(result["epsilon"].min(), result["epsilon_for_change"].min()), 1e-6), max(result["epsilon_for_change"].max(), result["epsilon"].max()), 5)
+    ax.set_yticks(ticks, [f"{t:.2g}" for t in ticks])
+    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
