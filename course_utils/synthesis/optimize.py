@@ -236,7 +236,7 @@ def optimize(
                 tensor.grad = grad
             if not first:  # the step's first evaluation (L-BFGS evaluates several times)
                 first["values"] = values.detach()
-                first["grads"] = [-sign * g for g in grads]
+                first["grads"] = [-sign * g for g in grads] if post_step else []
                 with torch.no_grad():
                     first["records"] = {name: o(ctx).detach() for name, o in record.items()}
             return sign * values.sum().detach()
