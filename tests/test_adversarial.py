@@ -96,7 +96,7 @@ def test_fgsm_predicted_labels_and_errors(batch):
     assert torch.equal(adversarial.fgsm(model, images, labels, 0.0), images)
     with pytest.raises(ValueError, match="pixel units"):
         adversarial.fgsm(model, images, labels, -0.1)
-    with pytest.raises(ValueError, match="valid class names are: disk"):
+    with pytest.raises(ValueError, match="valid class names are: .disk."):
         adversarial.fgsm(model, images, "dog", 0.1)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         adversarial.fgsm(model, images * 255, labels, 0.1)

@@ -7,9 +7,8 @@ same mode, no hooks, no ``.grad`` on its parameters. Scores are taken *before* t
 """
 from __future__ import annotations
 
-import difflib
 from contextlib import contextmanager
-from typing import Iterator, Sequence, Union
+from typing import Iterator, Union
 
 import torch
 import torch.nn.functional as F
@@ -17,71 +16,14 @@ from torch import nn
 
 from .. import hooks
 from ..imaging import check_images
+from ..targets import Target, resolve_targets
 
-Target = Union[int, str, Sequence[Union[int, str]], torch.Tensor]
 Unit = Union[int, tuple[int, int, int]]
 
 __all__ = ["resolve_targets", "class_scores", "input_gradient", "saliency", "neuron_gradient", "grad_cam"]
 
 
 # ---------------------------------------------------------------------------- targets
-
-
-def _class_index(classes: Sequence[str], name: str) -> int:
-    if not classes:
-        raise ValueError(f"target {name!r} is a class name, but this model has no class names; pass an int")
-    if name in classes:
-        return list(classes).index(name)
-    close = difflib.get_close_matches(name, classes, n=5, cutoff=0.5)
-    hint = f"close matches: {', '.join(map(repr, close))}" if close else f"valid names: {', '.join(classes[:20])}"
-    more = "" if close or len(classes) <= 20 else f", ... ({len(classes)} classes, see model.classes)"
-    raise ValueError(f"unknown class name {name!r}; {hint}{more}")
-
-
-def resolve_targets(model: nn.Module, target: Target, n: int, device=None) -> torch.Tensor:
-    """Turn ``target`` into one class index per image: an int64 tensor ``(n,)`` on ``device``.
-
-    Args:
-        model: the classifier (its ``classes``, when it has them, give names and the valid range).
-        target: an int (the same class for every image), a class name (``"ring"``; an unknown
-            name raises ``ValueError`` listing close matches), or a sequence / 1-d tensor of
-            ``n`` ints or names, one per image.
-        n: the number of images.
-        device: where the result lives (that of the images).
-
-    Example:
-        >>> resolve_targets(model, "ring", 3, "cpu")
-        tensor([5, 5, 5])
-    """
-    classes = list(getattr(model, "classes", None) or [])
-    if isinstance(target, torch.Tensor):
-        if target.ndim == 0:
-            target = int(target)
-        elif target.ndim != 1 or target.is_floating_point() or target.is_complex():
-            raise ValueError(f"target tensor must be 1-d integers, one per image; got {target.dtype} {tuple(target.shape)}")
-        else:
-            target = target.tolist()
-    if isinstance(target, bool) or target is None:
-        raise TypeError(f"target must be an int, a class name or one per image, got {target!r}")
-    if isinstance(target, (int, str)):
-        target = [target] * n
-    try:
-        items = list(target)
-    except TypeError:
-        raise TypeError(f"target must be an int, a class name or one per image, got {type(target).__name__}") from None
-    if len(items) != n:
-        raise ValueError(f"got {len(items)} targets for {n} images; give one target, or one per image")
-    indices = []
-    for item in items:
-        if isinstance(item, str):
-            item = _class_index(classes, item)
-        elif isinstance(item, bool) or not isinstance(item, int):
-            raise TypeError(f"each target must be an int or a class name, got {item!r}")
-        if item < 0 or (classes and item >= len(classes)):
-            valid = f"0..{len(classes) - 1}" if classes else "non-negative"
-            raise ValueError(f"class index {item} is out of range; valid indices are {valid}")
-        indices.append(item)
-    return torch.tensor(indices, dtype=torch.long, device=device)
 
 
 def class_scores(scores: torch.Tensor, targets: torch.Tensor, *, checked: bool = False) -> torch.Tensor:
