@@ -83,7 +83,7 @@ def visualize(
             setting the paper used most, ``"yosinski3"`` (decay 1e-4, blur sigma 1 every 4 steps).
         parameterization: ``"pixel"`` or ``"fourier"``.
         batch: images (default: 1, or the number of targets/units in the objective when a list).
-        size: image side (default: the model's input size). steps: default ``config.pick(30, 200)``
+        size: image side (default: the model's input size). steps: default ``config.pick(20, 200)``
             (the paper ran 500-1000). lr: default 0.02 (pixel, normalized step) or 0.05 (Fourier, Adam).
         jitter: roll range in pixels for the pixel scheme (default ``size // 16``).
         init: a start image ``(N, 3, H, W)`` in [0, 1] (pixel parameterization).
@@ -104,7 +104,7 @@ def visualize(
     settings.update({key: value for key, value in given.items() if value is not _UNSET})
     objective = _as_objective(model, objective)
     size = size or getattr(model, "input_size", 224)
-    steps = config.pick(30, 200) if steps is None else steps
+    steps = config.pick(20, 200) if steps is None else steps
     device = next(model.parameters()).device
     batch = batch or objective.batch or 1
 
