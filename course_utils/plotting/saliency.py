@@ -14,6 +14,17 @@ __all__: list[str] = ["show_saliency_segmentation"]
 
 
 # ---------------------------------------------------------------------------- lecture 07
+
+def _finish_columns(fig, axes, names: Sequence[str]):
+    """Name the columns of a grid of pictures, drop the ticks (row labels stay), tighten."""
+    for column, name in enumerate(names):
+        axes[0, column].set_title(name, fontsize=10)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
 def _outline(ax, mask, colour: str) -> None:
     """Draw the boundary of a bool ``(H, W)`` mask on ``ax``."""
     mask = np.asarray(mask.cpu() if isinstance(mask, torch.Tensor) else mask, dtype=float)
@@ -42,13 +53,7 @@ def show_saliency_segmentation(images, saliency, segmentations, masks=None, titl
             _outline(axes[row, 2], masks[row], "lime")
         if titles is not None:
             axes[row, 0].set_ylabel(titles[row], fontsize=9)
-    for column, name in enumerate(columns):
-        axes[0, column].set_title(name, fontsize=10)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return fig
+    return _finish_columns(fig, axes, columns)
 
 
 # ---------------------------------------------------------------------------- lecture 08
@@ -86,13 +91,7 @@ def show_method_maps(images, maps: dict, titles: Sequence[str] | None = None, *,
         axes[row, 0].set_ylabel(titles[row] if titles else "", fontsize=9)
         for column, values in enumerate(maps.values(), start=1):
             _show_map(axes[row, column], values[row])
-    for column, name in enumerate(["image", *maps]):
-        axes[0, column].set_title(name, fontsize=10)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return fig
+    return _finish_columns(fig, axes, ["image", *maps])
 
 
 def show_unit_patches(map_crops, image_crops, titles: Sequence[str] | None = None, *, cell: float = 1.1):
