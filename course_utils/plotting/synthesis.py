@@ -45,3 +45,25 @@ def show_history(history: torch.Tensor, labels: Sequence[str] | None = None, *, 
 
 
 __all__ = ["stretch", "show_optimized", "show_history"]
+
+
+def show_grams(grams: Sequence[torch.Tensor], titles: Sequence[str] | None = None, *, cell: float = 2.2):
+    """Gram matrices as images, one panel each: ``(C, C)`` or ``(1, C, C)`` (lecture 13).
+
+    Each matrix has its own colour scale (its largest entry is yellow); the panel's title gets the
+    matrix size ``C x C``, so layers of different widths can be compared side by side.
+    """
+    grams = [torch.as_tensor(gram).detach().float().cpu().reshape(gram.shape[-2], gram.shape[-1]) for gram in grams]
+    if titles is not None and len(titles) != len(grams):
+        raise ValueError(f"got {len(grams)} Gram matrices but {len(titles)} titles")
+    fig, axes = plt.subplots(1, len(grams), figsize=(cell * len(grams), cell + 0.4), squeeze=False)
+    for index, (ax, gram) in enumerate(zip(axes.flat, grams)):
+        ax.imshow(gram.numpy(), cmap="viridis", interpolation="nearest")
+        size = f"{gram.shape[0]} x {gram.shape[1]}"
+        ax.set_title(size if titles is None else f"{titles[index]}\n{size}", fontsize=8)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["show_grams"]
