@@ -22,6 +22,8 @@ from typing import Callable, Sequence, Union
 
 import torch
 
+from ..targets import class_index
+
 Target = Union[int, str, Sequence[Union[int, str]], torch.Tensor]
 
 
@@ -142,10 +144,7 @@ def class_indices(model, target: Target, count: int | None = None) -> torch.Tens
     indices = []
     for item in items:
         if isinstance(item, str):
-            if item not in classes:
-                shown = ", ".join(repr(c) for c in classes[:20]) + (", ..." if len(classes) > 20 else "")
-                raise ValueError(f"unknown class name {item!r}; valid class names are: {shown or '(none: the model has no class names)'}")
-            indices.append(classes.index(item))
+            indices.append(class_index(classes, item))  # the course's one name resolver
         elif isinstance(item, int) and not isinstance(item, bool):
             if classes and not 0 <= item < len(classes):
                 raise ValueError(f"class index {item} out of range: the model has {len(classes)} classes (0..{len(classes) - 1})")
