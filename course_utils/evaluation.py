@@ -9,8 +9,9 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-__all__ = ["PointingGame", "pointing_game", "mask_iou", "window_centres"]
+__all__ = ["PointingGame", "pointing_game", "window_pointing_game", "window_overlap", "mask_iou", "window_centres"]
 
 
 class PointingGame(NamedTuple):
@@ -101,3 +102,39 @@ def window_centres(values: torch.Tensor, size: tuple[int, int], *, window: int, 
     out = values.flatten(1).amin(1)[:, None, None].repeat(1, height, width)  # (N, H, W)
     out[:, rows[:, None], cols[None, :]] = values
     return out
+
+
+def window_overlap(masks: torch.Tensor, *, window: int, stride: int) -> torch.Tensor:
+    """Which window positions touch the object: ``(N, H, W)`` bool masks -> ``(N, h, w)`` bool.
+
+    Window ``(i, j)`` covers rows ``i * stride ... i * stride + window - 1`` (same for columns), as
+    in :func:`course_utils.attribution.occlusion`.
+    """
+    from .attribution.occlusion import window_grid
+
+    if masks.ndim != 3:
+        raise ValueError(f"masks must have shape (N, H, W), got {tuple(masks.shape)}")
+    window_grid(masks.shape[-2], masks.shape[-1], window, stride)  # a clear error for a bad window
+    pooled = F.max_pool2d(masks[:, None].float(), kernel_size=window, stride=stride)  # (N, 1, h, w)
+    return pooled[:, 0] > 0
+
+
+def window_pointing_game(probability: torch.Tensor, masks: torch.Tensor, *, window: int, stride: int) -> PointingGame:
+    """The pointing game for occlusion maps (after Zhang et al. 2016, *Top-down neural attention*):
+    a hit when the window of *lowest* target probability overlaps the object mask.
+
+    Args:
+        probability: ``(N, h, w)`` maps from :func:`course_utils.attribution.occlusion`.
+        masks: ``(N, H, W)`` bool object masks of the same images.
+        window, stride: the ones the maps were made with.
+
+    Returns:
+        :class:`PointingGame`: ``hits (N,)`` bool, and ``chance (N,)``: the probability that a
+        uniformly random window position overlaps the object (the same game played without looking).
+    """
+    overlap = window_overlap(masks.to(probability.device), window=window, stride=stride)  # (N, h, w)
+    if overlap.shape != probability.shape:
+        raise ValueError(f"maps {tuple(probability.shape)} do not match masks {tuple(masks.shape)} with window {window}, stride {stride}")
+    lowest = probability.flatten(1).argmin(dim=1)  # (N,)
+    hits = overlap.flatten(1).gather(1, lowest[:, None])[:, 0]
+    return PointingGame(hits, overlap.flatten(1).float().mean(dim=1))

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils import attribution, hooks
+from course_utils import attribution, evaluation, hooks
 from course_utils.data import make_shapes
 
 
@@ -146,7 +146,7 @@ def test_pointing_game_on_fresh_shapes(shapenet):
     with torch.no_grad():
         correct = shapenet(batch.images).argmax(1) == batch.labels
     maps = attribution.occlusion(shapenet, batch.images, batch.labels, window=16, stride=12)  # 5 x 5 windows
-    hits, chance = attribution.pointing_game(maps.probability, batch.masks, window=16, stride=12)
+    hits, chance = evaluation.window_pointing_game(maps.probability, batch.masks, window=16, stride=12)
     rate, chance_rate = hits[correct].float().mean().item(), chance[correct].mean().item()
     print(f"\npointing game: {rate:.0%} of {int(correct.sum())} correctly classified images "
           f"(chance with a uniformly random window: {chance_rate:.0%})")  # fmt: skip
@@ -158,12 +158,12 @@ def test_pointing_game_and_overlap_by_hand():
     masks = torch.zeros(2, 8, 8, dtype=torch.bool)
     masks[0, 6:, 6:] = True  # bottom-right corner only
     masks[1, 0, 0] = True  # top-left pixel only
-    overlap = attribution.window_overlap(masks, window=4, stride=2)  # 3 x 3 positions
+    overlap = evaluation.window_overlap(masks, window=4, stride=2)  # 3 x 3 positions
     assert overlap.shape == (2, 3, 3) and overlap[0].sum() == 1 and overlap[0, 2, 2] and overlap[1, 0, 0]
     probability = torch.ones(2, 3, 3)
     probability[0, 2, 2] = 0.1  # lowest on the object: a hit
     probability[1, 1, 1] = 0.1  # lowest elsewhere: a miss
-    hits, chance = attribution.pointing_game(probability, masks, window=4, stride=2)
+    hits, chance = evaluation.window_pointing_game(probability, masks, window=4, stride=2)
     assert hits.tolist() == [True, False]
     torch.testing.assert_close(chance, torch.tensor([1 / 9, 1 / 9]))
 
@@ -192,7 +192,7 @@ def test_errors_name_the_problem(shapenet, shapes):
     for kwargs, error, message in cases:
         with pytest.raises(error, match=message):
             attribution.occlusion(shapenet, images, 0, **kwargs)
-    with pytest.raises(ValueError, match="disk, square"):
+    with pytest.raises(ValueError, match="'disk', 'square'"):
         attribution.occlusion(shapenet, images, "cat", window=8, stride=8)
     with pytest.raises(ValueError, match="out of range"):
         attribution.occlusion(shapenet, images, 10, window=8, stride=8)

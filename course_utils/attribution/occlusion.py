@@ -20,8 +20,9 @@ import torch.nn.functional as F
 from .. import hooks
 from ..config import progress
 from ..imaging import check_images
+from ..targets import resolve_targets
 
-__all__ = ["OcclusionMaps", "occlusion", "occlude", "window_grid", "window_overlap", "pointing_game", "resolve_targets"]
+__all__ = ["OcclusionMaps", "occlusion", "occlude", "window_grid"]
 
 Baseline = Union[float, Sequence[float], torch.Tensor, str]
 Target = Union[None, int, str, Sequence, torch.Tensor]
@@ -84,38 +85,11 @@ def _baseline_images(images: torch.Tensor, baseline: Baseline, window: int, blur
     return value.reshape(1, -1, 1, 1)  # (1, 1 or 3, 1, 1): broadcast over images
 
 
-def resolve_targets(model, target: Target, count: int, scores: torch.Tensor | None = None) -> torch.Tensor:
-    """Class indices ``(count,)`` from ``None`` (the predicted class: ``scores.argmax(1)``), an int,
-    a class name, or one int or name per image. Raises a clear error for anything else."""
-    classes = list(getattr(model, "classes", []) or [])
-    num_classes = scores.shape[1] if scores is not None else len(classes)
-
-    def index(value) -> int:
-        if hasattr(value, "item") and not isinstance(value, str):  # NumPy or 0-d tensor scalars
-            value = value.item()
-        if isinstance(value, str):
-            if value not in classes:
-                raise ValueError(f"unknown class name {value!r}; the classes are: {', '.join(classes)}")
-            return classes.index(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"a target must be a class index (int) or a class name (str), got {value!r}")
-        if not 0 <= value < num_classes:
-            raise ValueError(f"target class {value} is out of range; the model has {num_classes} classes (0..{num_classes - 1})")
-        return value
-
-    device = scores.device if scores is not None else None
+def _targets(model, target: Target, count: int, images: torch.Tensor) -> torch.Tensor:
+    """Class indices ``(count,)``: the predicted class for ``None``, else :func:`course_utils.targets.resolve_targets`."""
     if target is None:
-        if scores is None:
-            raise ValueError("target=None needs the scores of the images to pick the predicted class")
-        return scores.argmax(dim=1)
-    if isinstance(target, (int, str)):
-        return torch.full((count,), index(target), dtype=torch.long, device=device)
-    values = target.tolist() if isinstance(target, torch.Tensor) else list(target)
-    if isinstance(target, torch.Tensor) and target.ndim == 0:
-        values = [values] * count
-    if len(values) != count:
-        raise ValueError(f"got {len(values)} targets for {count} images; give one target, or one per image")
-    return torch.tensor([index(value) for value in values], dtype=torch.long, device=device)
+        return model(images).argmax(dim=1)
+    return resolve_targets(model, target, count, images.device)
 
 
 def _default_batch_size(images: torch.Tensor) -> int:
@@ -218,7 +192,7 @@ def occlusion(
     total = count * positions
     batch_size = batch_size or _default_batch_size(images)
     with hooks.eval_mode(model):
-        targets = resolve_targets(model, target, count, model(images) if target is None else None)
+        targets = _targets(model, target, count, images)
         targets = targets.to(images.device)
         probability = torch.empty(total, device=images.device)
         top_class = torch.empty(total, dtype=torch.long, device=images.device)
@@ -231,34 +205,3 @@ def occlusion(
             top_class[flat] = probs.argmax(dim=1)
     shape = (count, grid_h, grid_w)
     return OcclusionMaps(probability.reshape(shape), top_class.reshape(shape))
-
-
-def window_overlap(masks: torch.Tensor, *, window: int, stride: int) -> torch.Tensor:
-    """Which window positions touch the object: ``(N, H, W)`` bool masks -> ``(N, h, w)`` bool."""
-    if masks.ndim != 3:
-        raise ValueError(f"masks must have shape (N, H, W), got {tuple(masks.shape)}")
-    window_grid(masks.shape[-2], masks.shape[-1], window, stride)
-    pooled = F.max_pool2d(masks[:, None].float(), kernel_size=window, stride=stride)  # (N, 1, h, w)
-    return pooled[:, 0] > 0
-
-
-def pointing_game(probability: torch.Tensor, masks: torch.Tensor, *, window: int, stride: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The pointing game for occlusion maps (after Zhang et al. 2016, *Top-down neural attention*).
-
-    A hit when the window of *lowest* target probability overlaps the object mask.
-
-    Args:
-        probability: ``(N, h, w)`` maps from :func:`occlusion`.
-        masks: ``(N, H, W)`` bool object masks of the same images.
-        window, stride: the ones the maps were made with.
-
-    Returns:
-        ``hits (N,)`` bool, and ``chance (N,)`` float: the probability that a uniformly random
-        window position overlaps the object (the same game played without looking).
-    """
-    overlap = window_overlap(masks.to(probability.device), window=window, stride=stride)  # (N, h, w)
-    if overlap.shape != probability.shape:
-        raise ValueError(f"maps {tuple(probability.shape)} do not match masks {tuple(masks.shape)} with window {window}, stride {stride}")
-    lowest = probability.flatten(1).argmin(dim=1)  # (N,)
-    hits = overlap.flatten(1).gather(1, lowest[:, None])[:, 0]
-    return hits, overlap.flatten(1).float().mean(dim=1)
