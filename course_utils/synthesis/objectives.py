@@ -22,7 +22,7 @@ from typing import Callable, Sequence, Union
 
 import torch
 
-from ..targets import class_index
+from ..targets import resolve_targets
 
 Target = Union[int, str, Sequence[Union[int, str]], torch.Tensor]
 
@@ -132,31 +132,18 @@ def negate(objective) -> Objective:
 def class_indices(model, target: Target, count: int | None = None) -> torch.Tensor:
     """Class indices ``(N,)`` (int64, CPU) from an int, a class name, or one of those per image.
 
-    ``count`` repeats a single target ``count`` times, or checks that a list has that length.
-    Unknown names and out-of-range indices raise ``ValueError`` listing the valid classes.
+    ``count`` repeats a single target (or a list of one) ``count`` times, or checks that a list
+    has that length. Names and ranges are checked by :func:`course_utils.targets.resolve_targets`.
     """
-    classes = list(getattr(model, "classes", []) or [])
     items = target.tolist() if isinstance(target, torch.Tensor) else target
     single = isinstance(items, (int, str))
-    items = [items] if single else list(items)
-    if not items:
-        raise ValueError("target is empty; give a class index, a class name, or one per image")
-    indices = []
-    for item in items:
-        if isinstance(item, str):
-            indices.append(class_index(classes, item))  # the course's one name resolver
-        elif isinstance(item, int) and not isinstance(item, bool):
-            if classes and not 0 <= item < len(classes):
-                raise ValueError(f"class index {item} out of range: the model has {len(classes)} classes (0..{len(classes) - 1})")
-            indices.append(item)
-        else:
-            raise TypeError(f"a target is a class index (int) or a class name (str), got {item!r}")
-    if count is not None:
-        if single or len(indices) == 1:
-            indices = indices * count
-        elif len(indices) != count:
-            raise ValueError(f"got {len(indices)} targets for {count} images; give one target or one per image")
-    return torch.tensor(indices, dtype=torch.long)
+    if not single:
+        items = list(items)
+        if not items:
+            raise ValueError("target is empty; give a class index, a class name, or one per image")
+        if len(items) == 1:
+            items, single = items[0], True
+    return resolve_targets(model, items, count if count is not None else (1 if single else len(items)))
 
 
 def class_score(target: Target) -> Objective:
