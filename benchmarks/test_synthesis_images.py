@@ -6,7 +6,9 @@ the same run), and ``(t(K+1) - t(1)) / K`` is its time per step, so the setup th
 by the time of a bare forward+backward of the same model on the same input: the whole model
 forward (the loop runs the whole model too) and ``torch.autograd.grad`` of a plain sum of squares
 of the same layers' activations with respect to the input, the hooks registered once outside the
-timing; the bare pass is run K times in a row, so that both timed sides take about as long. The ratio is the loop's own overhead: objective, transforms, optimizer update, projection
+timing; the bare pass is run K times in a row, so that both timed sides take about as long. Each is
+timed in interleaved rounds and the fastest round kept: on a shared CPU the median of a few runs
+still moved by 5x between runs, the minimum much less. The ratio is the loop's own overhead: objective, transforms, optimizer update, projection
 and bookkeeping.
 
 * inversion: ``synthesis.invert`` from the last convolution (Adam, TV prior);
@@ -61,10 +63,11 @@ def _bare(model, images, layers, k):
 def _per_step(model, images, layers, method, *, repeats, k=K):
     """``{"step": seconds per step, "bare": seconds of a bare pass}``, timed interleaved."""
     bare, handles = _bare(model, images, layers, k)
+    functions = {"one": lambda: method(1), "more": lambda: method(k + 1), "bare": bare}
     try:
         with hooks.frozen(model):
-            times = interleaved({"one": lambda: method(1), "more": lambda: method(k + 1), "bare": bare},
-                                repeats=repeats, warmup=1, device=bench_device())  # fmt: skip
+            rounds = [interleaved(functions, repeats=1, warmup=int(r == 0), device=bench_device()) for r in range(repeats)]
+        times = {name: min(round_[name] for round_ in rounds) for name in functions}  # the least disturbed run
     finally:
         for handle in handles:
             handle.remove()
