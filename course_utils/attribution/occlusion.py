@@ -11,15 +11,13 @@ The windows of one image form a grid: with image side ``H`` (and ``W``), window 
 """
 from __future__ import annotations
 
-import math
 from typing import NamedTuple, Sequence, Union
 
 import torch
-import torch.nn.functional as F
 
 from .. import hooks
 from ..config import progress
-from ..imaging import check_images
+from ..imaging import check_images, gaussian_blur
 from ..targets import resolve_targets
 
 __all__ = ["OcclusionMaps", "occlusion", "occlude", "window_grid"]
@@ -56,25 +54,13 @@ def window_grid(height: int, width: int, window: int, stride: int) -> tuple[int,
     return (height - window) // stride + 1, (width - window) // stride + 1
 
 
-def _gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur with reflected borders, ``(N, 3, H, W)`` -> same shape."""
-    radius = max(1, min(int(math.ceil(3 * sigma)), min(images.shape[-2:]) - 1))
-    offsets = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
-    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    kernel = (kernel / kernel.sum()).expand(3, 1, 1, -1)  # (3, 1, 1, K), one per channel
-    padded = F.pad(images, (radius, radius, 0, 0), mode="reflect")
-    rows = F.conv2d(padded, kernel, groups=3)
-    padded = F.pad(rows, (0, 0, radius, radius), mode="reflect")
-    return F.conv2d(padded, kernel.transpose(-1, -2), groups=3)
-
-
 def _baseline_images(images: torch.Tensor, baseline: Baseline, window: int, blur_sigma: float | None) -> torch.Tensor:
     """What the occluder shows: ``(N, 3, 1, 1)`` colours or ``(N, 3, H, W)`` (``"blur"``)."""
     if isinstance(baseline, str):
         if baseline == "mean":
             return images.mean(dim=(2, 3), keepdim=True)  # (N, 3, 1, 1): each image's mean colour
         if baseline == "blur":
-            return _gaussian_blur(images, blur_sigma if blur_sigma is not None else window / 2)
+            return gaussian_blur(images, blur_sigma if blur_sigma is not None else window / 2)
         raise ValueError(f"unknown baseline {baseline!r}; use a pixel value in [0, 1], an RGB triple, 'mean' or 'blur'")
     value = torch.as_tensor(baseline, dtype=images.dtype, device=images.device)
     if value.numel() not in (1, 3) or not torch.isfinite(value).all() or value.min() < 0 or value.max() > 1:

@@ -19,6 +19,8 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from ..imaging import gaussian_blur
+
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -29,26 +31,6 @@ def _randint(low: int, high: int) -> int:
 
 def _choice(values: Sequence[float]) -> float:
     return float(values[_randint(0, len(values) - 1)])
-
-
-def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of ``(N, C, H, W)`` with standard deviation ``sigma`` pixels.
-
-    Kernel radius ``ceil(3 sigma)``, reflect padding (replicate when the image is too small);
-    ``sigma <= 0`` returns the images unchanged. Differentiable; one depthwise conv per axis.
-    """
-    if sigma <= 0:
-        return images
-    radius = max(1, math.ceil(3 * sigma))
-    offsets = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
-    kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
-    kernel = kernel / kernel.sum()  # (2r+1,)
-    channels = images.shape[1]
-    mode = "reflect" if min(images.shape[-2:]) > radius else "replicate"
-    padded = F.pad(images, (radius, radius, radius, radius), mode=mode)
-    rows = kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1)
-    cols = kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1)
-    return F.conv2d(F.conv2d(padded, rows, groups=channels), cols, groups=channels)
 
 
 def jitter(pixels: int) -> Transform:
