@@ -38,10 +38,6 @@ class UnitStatistics(NamedTuple):
     always_on: torch.Tensor
 
 
-def _device(model: nn.Module) -> torch.device:
-    return next(iter(list(model.parameters()) + list(model.buffers()))).device
-
-
 def default_layers(model: nn.Module) -> list[str]:
     """The layers an activation explorer offers: each convolution's output after its ReLU.
 
@@ -70,7 +66,7 @@ def feature_maps(model: nn.Module, images: torch.Tensor, layer: str) -> torch.Te
         >>> feature_maps(model, images, model.roles["first_conv"]).shape  # (N, 48, 32, 32) for ShapeNet
     """
     check_images(images)
-    return hooks.activations(model, images.to(_device(model)), layer)[layer]
+    return hooks.activations(model, images.to(hooks.model_device(model)), layer)[layer]
 
 
 def unit_statistics(
@@ -106,7 +102,7 @@ def unit_statistics(
     names = hooks._as_list(layer)
     for name in names:
         hooks.get_layer(model, name)
-    device = _device(model)
+    device = hooks.model_device(model)
     sums: dict[str, list] = {}
     with torch.no_grad(), hooks.eval_mode(model), hooks.capture_activations(model, names) as store:
         for start in progress(range(0, len(images), batch_size), desc="unit statistics"):

@@ -9,6 +9,7 @@ BackwardHookFunctionBackward is a view and is being modified inplace").
 """
 from __future__ import annotations
 
+import itertools
 from contextlib import contextmanager
 from typing import Iterable, Iterator, Union
 
@@ -46,6 +47,12 @@ def get_layer(model: nn.Module, name: str) -> nn.Module:
 def _as_list(layers: LayerNames) -> list[str]:
     return [layers] if isinstance(layers, str) else list(layers)
 
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (or buffer); the CPU for a model with neither."""
+    tensor = next(itertools.chain(model.parameters(), model.buffers()), None)
+    return torch.device("cpu") if tensor is None else tensor.device
 
 @contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:

@@ -22,7 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from .config import progress
-from .hooks import eval_mode, get_layer
+from .hooks import eval_mode, get_layer, model_device
 from .imaging import check_images
 
 _POOLS = (nn.MaxPool2d, nn.AvgPool2d)
@@ -234,12 +234,6 @@ class Box(NamedTuple):
     right: torch.Tensor
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
 def _image_batches(images, batch_size: int):
     """Yield ``(N, 3, H, W)`` batches from a tensor, a Dataset or a DataLoader; also the number of batches."""
     if isinstance(images, torch.Tensor):
@@ -364,7 +358,7 @@ def top_activations(
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     module = get_layer(model, layer)
-    device = _model_device(model)
+    device = model_device(model)
     batches, total = _image_batches(images, batch_size)
     best = index = None  # running (C, <=k) values and flat indices (image * h * w + y * w + x)
     seen, hw, width = 0, 1, 1
@@ -543,7 +537,7 @@ def peak_activations(model: nn.Module, images, layer: str, *, batch_size: int = 
     itself). Streams ``images`` (tensor, Dataset or DataLoader) like :func:`top_activations`.
     """
     module = get_layer(model, layer)
-    device = _model_device(model)
+    device = model_device(model)
     batches, total = _image_batches(images, batch_size)
     peaks = []
     with torch.no_grad(), eval_mode(model):

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import torch
 
 from .. import config
-from ..hooks import capture_activations, eval_mode, frozen
+from ..hooks import capture_activations, eval_mode, frozen, model_device
 from .objectives import Context, Objective
 from .params import Parameterization, as_param
 
@@ -129,14 +129,6 @@ def linear_decay(final: float = 0.1):
     return hook
 
 
-def _model_device(model) -> torch.device:
-    parameter = next(model.parameters(), None)
-    if parameter is not None:
-        return parameter.device
-    buffer = next(model.buffers(), None)
-    return buffer.device if buffer is not None else torch.device("cpu")
-
-
 def _make_optimizer(optimizer, tensors, lr, options):
     if callable(optimizer) and not isinstance(optimizer, str):
         return optimizer(tensors)
@@ -205,7 +197,7 @@ def optimize(
     steps = config.pick(20, 200) if steps is None else steps
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    device = _model_device(model)
+    device = model_device(model)
     param = as_param(param, size=getattr(model, "input_size", 224), batch=objective.batch or 1, device=device)
     tensors = param.parameters()
     if any(t.device != device for t in tensors):
