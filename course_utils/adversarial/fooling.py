@@ -1,6 +1,7 @@
 """Targeted fooling images (Szegedy et al. 2014) and unrecognizable high-confidence images (Nguyen et al. 2015)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -54,36 +55,50 @@ def fool(
     *,
     max_steps: int | None = None,
     confidence: float = 0.99,
-    step_size: float = 8 / 255,
-    final_step_size: float = 1 / 255,
+    restarts: int = 5,
+    max_step: float = 8 / 255,
+    overshoot: float = 2.0,
+    restart_noise: float = 8 / 255,
     epsilon: float | None = None,
+    seed: int = 0,
 ) -> FoolingResult:
     """Targeted fooling images: small changes that make ``model`` say ``target`` with high confidence.
 
-    Gradient ascent on ``log p(target | x)`` in pixel space (Szegedy et al. 2014, section 4.1),
-    ``x <- clip(x + a_k g / mean|g|, 0, 1)`` with ``g`` the gradient of each image: dividing by
-    the mean absolute gradient (per image, as DeepDream does) makes a step change the image by
-    ``a_k`` per pixel on average, more where the gradient is large. The step size decays
-    geometrically from ``step_size`` to ``final_step_size`` over ``max_steps``, so early steps
-    move fast and late ones do not overshoot. Each image stops as soon as its target
-    probability reaches ``confidence`` (and leaves the batch); the loop stops when all have.
-    Equal-size sign steps (iterative FGSM) need more steps and a larger mean change on ShapeNet,
-    and large early steps can switch off the features of an image (all logits collapse and the
-    climb stalls): a few pairs may then miss the confidence, see ``success``.
+    Climbs ``f(x) = log p(target | x)`` in pixel space (Szegedy et al. 2014, section 4.1) with
+    linearized steps, as DeepFool does for the decision boundary (Moosavi-Dezfooli et al. 2016,
+    eq. 8): the first-order model ``f(x + r) ~ f(x) + g.r`` with ``g = grad f(x)`` reaches the goal
+    ``log(confidence)`` with the smallest step ``r = d g / ||g||^2``, ``d = log(confidence) - f(x)``.
+    The step taken is ``overshoot * r`` (the log-probability is concave along the way, so the
+    linear model promises more than a step delivers), shrunk so that its mean absolute change per
+    pixel is at most ``max_step``, and clipped to [0, 1] (and to ``epsilon``). Steps are large
+    while ``p(target)`` is far from the goal and shrink as it comes near, so the change stays
+    close to the smallest one that works. Each image stops as soon as ``p(target) >= confidence``
+    and leaves the batch; the loop stops when all have.
+
+    A climb can stall: the image leaves its own class for a third one whose features the
+    gradient of ``log p(target)`` only pushes down. Images still short of the goal after
+    ``max_steps`` start again from the original plus uniform noise in ``+-restart_noise`` (random
+    restarts, Madry et al. 2018), at most ``restarts`` times; each keeps its best attempt.
 
     Args:
         model: a classifier taking ``(N, 3, H, W)`` in [0, 1]; it is not changed.
         images: ``(N, 3, H, W)`` in [0, 1], the starting images (photos, or noise for
             unrecognizable images).
         target: class index or name for all images, or one per image (list or ``(N,)`` tensor).
-        max_steps: at most this many steps; default ``config.pick(50, 100)``.
+        max_steps: at most this many steps per attempt; default ``config.pick(50, 100)``.
         confidence: stop an image once ``p(target) >= confidence`` (default 0.99).
-        step_size, final_step_size: first and last step size in pixel units (mean absolute
-            change per pixel of one step), default 8/255 and 1/255.
+        restarts: at most this many further attempts for the images that missed (0: none).
+        max_step: largest mean absolute change per pixel of one step (pixel units).
+        overshoot: factor on the linearized step (1: exactly to the goal of the linear model).
+        restart_noise: half-width of the uniform noise of a restart (pixel units; never more
+            than ``epsilon``).
         epsilon: optional L-infinity bound on the change (pixel units); ``None`` leaves it free.
+        seed: seeds the restart noise (a local generator; the global RNG is untouched).
 
     Returns:
         :class:`FoolingResult`; ``images`` stay in [0, 1] (and within ``epsilon`` when given).
+        ``steps`` counts the steps of all attempts of an image; ``history`` has one row per step
+        of every attempt, with the probability of each image's current attempt.
 
     Example:
         >>> result = fool(model, images, "star")
@@ -92,50 +107,86 @@ def fool(
     check_images(images)
     max_steps = config.pick(50, 100) if max_steps is None else max_steps
     _check_common(confidence, max_steps)
-    step_size, final_step_size = check_epsilon(step_size, "step_size"), check_epsilon(final_step_size, "final_step_size")
+    if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 0:
+        raise ValueError(f"restarts must be an integer >= 0, got {restarts!r}")
+    max_step, restart_noise = check_epsilon(max_step, "max_step"), check_epsilon(restart_noise, "restart_noise")
+    if isinstance(overshoot, bool) or not isinstance(overshoot, (int, float)) or not 0 < overshoot < float("inf"):
+        raise ValueError(f"overshoot must be a positive number (2 is a good choice), got {overshoot!r}")
     epsilon = None if epsilon is None else check_epsilon(epsilon)
+    noise = restart_noise if epsilon is None else min(restart_noise, epsilon)
     targets = resolve_target(model, target, len(images), images.device)
-    log_confidence = torch.log(torch.tensor(confidence)).item()
-    decay = (final_step_size / step_size) ** (1 / max(max_steps - 1, 1)) if step_size > 0 else 1.0
-    current = images.detach().clone()
-    steps = torch.full((len(images),), max_steps, dtype=torch.int64, device=images.device)
-    history = []
+    goal = math.log(confidence)
+    generator = torch.Generator(device=images.device).manual_seed(seed)
 
+    best = images.detach().clone()
+    best_log_p = torch.full((len(images),), -float("inf"), device=images.device)
+    steps = torch.zeros(len(images), dtype=torch.int64, device=images.device)
+    history: list[torch.Tensor] = []
+    with hooks.eval_mode(model), hooks.frozen(model):
+        for attempt in range(restarts + 1):
+            todo = (best_log_p < goal).nonzero().flatten()  # (T,) images still short of the goal
+            if len(todo) == 0:
+                break
+            start = images[todo].detach()
+            if attempt:
+                shake = torch.rand(start.shape, generator=generator, device=start.device, dtype=start.dtype)
+                start = (start + noise * (2 * shake - 1)).clamp(0, 1)
+            reached, log_p, used = _climb(model, start, images[todo], targets[todo], goal, max_steps, max_step,
+                                          overshoot, epsilon, history, todo, best_log_p)
+            steps[todo] += used
+            better = log_p > best_log_p[todo]
+            best[todo[better]] = reached[better]
+            best_log_p[todo[better]] = log_p[better]
+    final = best_log_p.exp()
+    return FoolingResult(best, final, steps, best_log_p >= goal, torch.stack(history))
+
+
+def _climb(model, start, images, targets, goal, max_steps, max_step, overshoot, epsilon, history, todo, shown):
+    """One attempt of :func:`fool` for the images ``todo``: ``(images, log p, steps used)``.
+
+    Appends one row per step to ``history``: ``shown`` (every image's best probability so far)
+    with this attempt's current probabilities in the rows ``todo``.
+    """
     latest = {}
 
     def objective(logits, wanted):  # sum over the batch of log p(target): images do not interact
         latest["log_p"] = logits.log_softmax(dim=1).gather(1, wanted[:, None]).squeeze(1)  # (A,)
         return latest["log_p"].sum()
 
-    log_p = torch.full((len(images),), -float("inf"), device=images.device)  # (N,) latest log p(target)
-    active = torch.arange(len(images), device=images.device)  # images still below the confidence
-    with hooks.eval_mode(model), hooks.frozen(model):
-        for step in config.progress(range(max_steps + 1), desc="fooling"):
-            whole = len(active) == len(images)  # index only once some images are done
-            batch, wanted = (current, targets) if whole else (current[active], targets[active])
-            gradient, _ = input_gradient(model, batch, lambda z: objective(z, wanted))
-            log_p[active] = latest["log_p"].detach()
-            history.append(log_p.exp().cpu())
-            done = log_p[active] >= log_confidence  # (A,) among the active images
-            steps[active[done]] = step
-            if step == max_steps or bool(done.all()):
-                break
-            size = step_size * decay**step
-            scale = gradient.abs().mean(dim=(1, 2, 3), keepdim=True)  # (A, 1, 1, 1)
-            moved = batch + size * gradient / scale.clamp_min(1e-12)  # mean |step| = size per image
-            if epsilon is not None:
-                start = images if whole else images[active]
-                moved = torch.max(torch.min(moved, start + epsilon), start - epsilon)
-            moved = moved.clamp(0, 1)
-            keep = ~done
-            if whole and bool(keep.all()):
-                current = moved
-            else:
-                current = current.clone()
-                current[active[keep]] = moved[keep]  # finished images stay put
-                active = active[keep]
-    final = log_p.exp()
-    return FoolingResult(current, final, steps, final >= confidence, torch.stack(history))
+    current = start.clone()
+    log_p = torch.full((len(start),), -float("inf"), device=start.device)  # (T,) latest log p(target)
+    used = torch.full((len(start),), max_steps, dtype=torch.int64, device=start.device)
+    active = torch.arange(len(start), device=start.device)  # images still below the goal
+    for step in config.progress(range(max_steps + 1), desc="fooling"):
+        whole = len(active) == len(start)  # index only once some images are done
+        batch, wanted = (current, targets) if whole else (current[active], targets[active])
+        gradient, _ = input_gradient(model, batch, lambda z: objective(z, wanted))
+        log_p[active] = latest["log_p"].detach()
+        row = shown.exp()
+        row[todo] = log_p.exp()
+        history.append(row.cpu())
+        done = log_p[active] >= goal  # (A,) among the active images
+        used[active[done]] = step
+        if step == max_steps or bool(done.all()):
+            break
+        deficit = (goal - log_p[active]) * overshoot  # (A,) > 0
+        squared = gradient.pow(2).sum(dim=(1, 2, 3)).clamp_min(1e-30)  # (A,) ||g||^2, guarded
+        move = (deficit / squared)[:, None, None, None] * gradient  # (A, 3, H, W) linearized step
+        mean = move.abs().mean(dim=(1, 2, 3))  # (A,)
+        move = move * (max_step / mean.clamp_min(1e-30)).clamp(max=1)[:, None, None, None]
+        moved = batch + move
+        if epsilon is not None:
+            start_points = images if whole else images[active]
+            moved = torch.max(torch.min(moved, start_points + epsilon), start_points - epsilon)
+        moved = moved.clamp(0, 1)
+        keep = ~done
+        if whole and bool(keep.all()):
+            current = moved
+        else:
+            current = current.clone()
+            current[active[keep]] = moved[keep]  # finished images stay put
+            active = active[keep]
+    return current, log_p, used
 
 
 def evolve(
