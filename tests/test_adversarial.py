@@ -249,3 +249,9 @@ def test_match_hog_brings_descriptors_together(device):
     assert result.history[-1] < result.history[0]
     assert result.images.min() >= 0 and result.images.max() <= 1
     assert (result.images - photos[1:]).abs().mean() > 0.05  # still a different picture
+    from skimage.feature import hog as skimage_hog  # independent: the distance from scikit-image's descriptors
+
+    gray = lambda x: (x[0].cpu().double() * torch.tensor(adversarial.GRAY_WEIGHTS, dtype=torch.float64)[:, None, None]).sum(0)  # noqa: E731
+    ours, goal = (skimage_hog(gray(x).numpy(), 9, (8, 8), (2, 2), "L2-Hys") for x in (result.images, photos[1:]))
+    assert result.distance.item() == pytest.approx(np.linalg.norm(ours - goal) / np.linalg.norm(goal), rel=1e-3)
+    assert adversarial.hog_distance(photos[1:], photos[1:]).item() == 0
