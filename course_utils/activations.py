@@ -47,7 +47,8 @@ def default_layers(model: nn.Module) -> list[str]:
     Example:
         >>> default_layers(models.load("shapenet"))  # ['features.1', 'features.4', 'features.7', 'features.9']
     """
-    leaves = [(name, module) for name, module in hooks._root(model).named_modules() if name and not list(module.children())]
+    modules = [(name, hooks.get_layer(model, name)) for name in hooks.layer_names(model)]
+    leaves = [(name, module) for name, module in modules if not list(module.children())]
     names = []
     for index, (name, module) in enumerate(leaves):
         if isinstance(module, nn.Conv2d):
@@ -99,7 +100,7 @@ def unit_statistics(
         raise ValueError("images is empty: unit statistics need at least one image")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    names = hooks._as_list(layer)
+    names = [layer] if isinstance(layer, str) else list(layer)
     for name in names:
         hooks.get_layer(model, name)
     device = hooks.model_device(model)
