@@ -10,6 +10,7 @@ Environment variables
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from pathlib import Path
@@ -62,6 +63,24 @@ def seed_everything(seed: int = 0) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None):
+    """Run a block with PyTorch's global random generators seeded to ``seed``, then give the
+    caller's generator states back (``torch.random.fork_rng``): a function that takes ``seed=``
+    is reproducible without reseeding the notebook's own random stream. ``None`` does nothing.
+
+    Example:
+        >>> with seeded(0):
+        ...     noise = torch.rand(3)  # the same three numbers every time
+    """
+    if seed is None:
+        yield
+        return
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        yield
 
 
 def cache_dir() -> Path:

@@ -129,6 +129,26 @@ def test_deepdream_objective_grows_in_every_octave(device):
     _unchanged(model)
 
 
+def test_seeded_functions_repeat_and_leave_the_global_rng_alone(shapenet):
+    """invert, deepdream, style_transfer and texture take seed=: same result twice, caller's RNG untouched."""
+    image = make_shapes(1, seed=6).images
+    extractor = models.load("texturenet", device="cpu")
+    calls = [
+        lambda: invert(shapenet, image, shapenet.roles["last_conv"], steps=2, jitter=2).image,
+        lambda: deepdream(shapenet, image, octaves=1, steps=2, jitter=4)[0],
+        lambda: style_transfer(extractor, image, image.flip(-1), optimizer="adam", init="noise", steps=1).image,
+        lambda: texture(extractor, image, optimizer="adam", steps=1).image,
+    ]
+    torch.manual_seed(5)
+    untouched = torch.rand(3)  # what the caller's stream gives when nothing else draws from it
+    for call in calls:
+        torch.manual_seed(5)
+        first = call()
+        assert torch.equal(torch.rand(3), untouched)  # the call drew nothing from the caller's stream
+        torch.manual_seed(99)
+        torch.testing.assert_close(call(), first, rtol=0, atol=0)  # nor depends on it
+
+
 def test_deepdream_with_a_zero_gradient_gives_no_nan(device):
     dead = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).to(device)
     nn.init.zeros_(dead[0].weight)

@@ -6,6 +6,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .. import config
 from ..hooks import activations, get_layer
 from ..imaging import check_images, resize
 from .losses import dream, guided_dream
@@ -56,7 +57,8 @@ def deepdream(model, image: torch.Tensor, layer: str | None = None, *, octaves: 
         jitter: the largest random roll in pixels (the original's 32; the roll wraps around).
         guide: ``(G, 3, h, w)`` in [0, 1]: a guided dream, pulling each position's features
             towards the most similar feature vector of the guide image(s).
-        seed: seeds the jitter (``None``: not seeded).
+        seed: seeds the jitter (``None``: not seeded); the global RNG state is given back
+            afterwards (:func:`course_utils.config.seeded`).
 
     Returns:
         ``(dream, history)``: the dreamed images ``(N, 3, H, W)`` in [0, 1], and the objective
@@ -73,25 +75,24 @@ def deepdream(model, image: torch.Tensor, layer: str | None = None, *, octaves: 
     if steps < 1 or step_size <= 0:
         raise ValueError(f"need steps >= 1 and step_size > 0, got steps={steps}, step_size={step_size}")
     objective = dream(layer) if guide is None else guided_dream(layer, _guide_features(model, guide, layer))
-    if seed is not None:
-        torch.manual_seed(seed)
     device = next(model.parameters()).device
     base = image.to(device)
     smallest = model.min_input_size() if hasattr(model, "min_input_size") else 1
     sizes = octave_sizes(*base.shape[-2:], octaves, scale, smallest)
     detail = torch.zeros(base.shape[0], 3, *sizes[0], device=device)  # what the dream added so far
     histories = []
-    for index, size in enumerate(sizes):
-        octave = resize(base, size) if size != tuple(base.shape[-2:]) else base  # (N, 3, h, w)
-        if detail.shape[-2:] != size:  # signed values: plain interpolation, no clamping
-            detail = F.interpolate(detail, size, mode="bilinear", align_corners=False)
-        shift = min(jitter, math.ceil(min(size) / 2))  # rolls beyond half the image only repeat
-        result = optimize(
-            model, objective, param=(octave + detail).clamp(0, 1), transforms=[jitter_transform(shift)],
-            steps=steps, lr=step_size / 255, optimizer="normalized", desc=f"octave {index + 1}/{len(sizes)}",
-        )  # fmt: skip
-        detail = result.image - octave
-        histories.append(result.history)
+    with config.seeded(seed):  # the jitter; the caller's RNG is left alone
+        for index, size in enumerate(sizes):
+            octave = resize(base, size) if size != tuple(base.shape[-2:]) else base  # (N, 3, h, w)
+            if detail.shape[-2:] != size:  # signed values: plain interpolation, no clamping
+                detail = F.interpolate(detail, size, mode="bilinear", align_corners=False)
+            shift = min(jitter, math.ceil(min(size) / 2))  # rolls beyond half the image only repeat
+            result = optimize(
+                model, objective, param=(octave + detail).clamp(0, 1), transforms=[jitter_transform(shift)],
+                steps=steps, lr=step_size / 255, optimizer="normalized", desc=f"octave {index + 1}/{len(sizes)}",
+            )  # fmt: skip
+            detail = result.image - octave
+            histories.append(result.history)
     return result.image, torch.cat(histories)
 
 

@@ -42,7 +42,8 @@ def invert(model, image: torch.Tensor, layer: str | None, *, steps: int | None =
         lr: Adam's initial step size, in pixel units.
         jitter: random shift in pixels before each forward pass (default 0: the features of a
             shifted image no longer match ``Phi_0`` exactly, which costs accuracy).
-        seed: seeds the start image and the jitter (``None``: not seeded).
+        seed: seeds the start image and the jitter (``None``: not seeded); the global RNG
+            state is given back afterwards (:func:`course_utils.config.seeded`).
 
     Returns:
         a :class:`~.optimize.SynthesisResult`: ``image`` the reconstruction ``(N, 3, H, W)``,
@@ -61,17 +62,16 @@ def invert(model, image: torch.Tensor, layer: str | None, *, steps: int | None =
     image = image.to(device)
     target = layer_features(model, image, layer)
     matched = feature_match(layer, target)
-    if seed is not None:
-        torch.manual_seed(seed)
-    start = pixel_image(tuple(image.shape[-2:]), batch=image.shape[0], device=device)
 
     def decay_lr(state):  # linear decay to lr / 10 over the run
         state.optimizer.param_groups[0]["lr"] = lr * (1 - 0.9 * (state.step + 1) / max(state.steps, 1))
 
-    return optimize(
-        model, matched + tv_weight * tv(beta), param=start, transforms=[jitter_transform(jitter)], steps=steps,
-        lr=lr, optimizer="adam", post_step=[decay_lr], minimize=True, record={"feature_loss": matched}, desc=desc,
-    )  # fmt: skip
+    with config.seeded(seed):  # the start noise and the jitter; the caller's RNG is left alone
+        start = pixel_image(tuple(image.shape[-2:]), batch=image.shape[0], device=device)
+        return optimize(
+            model, matched + tv_weight * tv(beta), param=start, transforms=[jitter_transform(jitter)], steps=steps,
+            lr=lr, optimizer="adam", post_step=[decay_lr], minimize=True, record={"feature_loss": matched}, desc=desc,
+        )  # fmt: skip
 
 
 __all__ = ["invert", "layer_features"]

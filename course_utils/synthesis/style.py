@@ -68,7 +68,8 @@ def style_transfer(model, content_image: torch.Tensor, style: torch.Tensor, *, o
         lr: default 1.0 for L-BFGS, 0.02 for Adam.
         content_layer, style_layers: default ``model.roles["content"]`` and ``model.roles["style"]``.
         style_layer_weights: one weight per style layer (default equal, summing to 1).
-        seed: seeds the noise start (``None``: not seeded).
+        seed: seeds the noise start (``None``: not seeded); the global RNG state is given
+            back afterwards (:func:`course_utils.config.seeded`).
 
     Returns:
         a :class:`~.optimize.SynthesisResult`: ``image`` ``(N, 3, H, W)``, ``history`` the total
@@ -90,12 +91,11 @@ def style_transfer(model, content_image: torch.Tensor, style: torch.Tensor, *, o
     content_loss = content(content_layer, content_target)
     style_loss = gram_match(style_layers, grams, style_layer_weights)
     objective = content_weight * content_loss + style_weight * style_loss + tv_weight * tv(2.0)
-    if seed is not None:
-        torch.manual_seed(seed)
-    start = _start(init, content_image, style.to(device), content_image.shape[-2:], content_image.shape[0], device)
     lr = (1.0 if optimizer == "lbfgs" else 0.02) if lr is None else lr
-    return optimize(model, objective, param=start, steps=steps, lr=lr, optimizer=optimizer, minimize=True,
-                    record={"content": content_loss, "style": style_loss}, desc="style transfer")  # fmt: skip
+    with config.seeded(seed):  # the noise start; the caller's RNG is left alone
+        start = _start(init, content_image, style.to(device), content_image.shape[-2:], content_image.shape[0], device)
+        return optimize(model, objective, param=start, steps=steps, lr=lr, optimizer=optimizer, minimize=True,
+                        record={"content": content_loss, "style": style_loss}, desc="style transfer")  # fmt: skip
 
 
 def texture(model, style: torch.Tensor, *, size: int | tuple[int, int] | None = None, batch: int = 1,
@@ -118,13 +118,12 @@ def texture(model, style: torch.Tensor, *, size: int | tuple[int, int] | None = 
     objective = gram_match(style_layers, grams, style_layer_weights)
     if tv_weight:
         objective = objective + tv_weight * tv(2.0)
-    if seed is not None:
-        torch.manual_seed(seed)
     size = tuple(style.shape[-2:]) if size is None else ((size, size) if isinstance(size, int) else tuple(size))
-    start = pixel_image(size, batch=batch, noise=0.5, device=device)
     lr = (1.0 if optimizer == "lbfgs" else 0.02) if lr is None else lr
-    return optimize(model, objective, param=start, steps=steps, lr=lr, optimizer=optimizer, minimize=True,
-                    desc="texture")  # fmt: skip
+    with config.seeded(seed):  # the noise start; the caller's RNG is left alone
+        start = pixel_image(size, batch=batch, noise=0.5, device=device)
+        return optimize(model, objective, param=start, steps=steps, lr=lr, optimizer=optimizer, minimize=True,
+                        desc="texture")  # fmt: skip
 
 
 __all__ = ["style_transfer", "texture", "style_targets"]
