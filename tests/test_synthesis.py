@@ -97,6 +97,15 @@ def test_optimize_leaves_the_model_untouched_and_improves(device):
     assert image is result.image
 
 
+def test_an_objective_in_the_loss_and_in_record_is_computed_once_per_pass():
+    model, calls = Tiny(), []
+    counted = S.Objective(lambda ctx: calls.append(1) or ctx.output[:, 1], name="counted")
+    result = S.optimize(model, 2.0 * counted, param=_images(2), steps=3, record={"counted": counted})
+    assert len(calls) == 3  # once per step, not again for the record
+    assert result.records["counted"].shape == (3, 2)
+    torch.testing.assert_close(result.history, 2.0 * result.records["counted"])
+
+
 def test_one_sgd_step_is_the_gradient_of_the_objective(device):
     """Independent reference: autograd on an explicit forward pass of a copy of the model."""
     model = Tiny().to(device).eval()

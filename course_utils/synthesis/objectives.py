@@ -37,6 +37,8 @@ class Context:
         output: the model's output, e.g. ``(N, classes)`` class scores before the softmax.
         acts: ``{layer name: activation}`` of the layers the objective asked for (in the graph).
         model: the model (read-only; for class names).
+        values: ``{objective: (N,) values}`` already computed from this pass: an objective that
+            appears twice (in the loss and in ``record=``) is computed once.
     """
 
     image: torch.Tensor
@@ -44,6 +46,7 @@ class Context:
     output: torch.Tensor
     acts: dict = field(default_factory=dict)
     model: object = None
+    values: dict = field(default_factory=dict)
 
 
 class Objective:
@@ -62,11 +65,14 @@ class Objective:
         self.fn, self.layers, self.name, self.batch = fn, tuple(dict.fromkeys(layers)), name, batch
 
     def __call__(self, ctx: Context) -> torch.Tensor:
+        if self in ctx.values:  # computed already from this forward pass
+            return ctx.values[self]
         values = self.fn(ctx)
         if not isinstance(values, torch.Tensor) or values.ndim != 1 or values.shape[0] != ctx.image.shape[0]:
             shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
             raise ValueError(f"objective {self.name!r} must return one value per image, shape "
                              f"({ctx.image.shape[0]},), got {shape}")
+        ctx.values[self] = values
         return values
 
     def __repr__(self) -> str:
