@@ -88,6 +88,16 @@ def test_fgsm_matches_hand_written_reference(batch):
     assert attacked < clean
 
 
+def test_fgsm_equals_torchattacks(batch):
+    """The independent implementation the issue names (``make venv`` installs it; skipped without it)."""
+    torchattacks = pytest.importorskip("torchattacks")
+    model, images, labels = batch
+    reference = torchattacks.FGSM(model, eps=8 / 255)(images, labels)
+    model.eval()  # torchattacks leaves the model in eval mode, which is how the fixture keeps it
+    assert torch.equal(adversarial.fgsm(model, images, labels, 8 / 255), reference)
+    _model_untouched(model)
+
+
 def test_fgsm_predicted_labels_and_errors(batch):
     model, images, labels = batch
     with torch.no_grad():
