@@ -13,7 +13,10 @@ and bookkeeping.
 
 * inversion: ``synthesis.invert`` from the last convolution (Adam, TV prior);
 * DeepDream: ``synthesis.deepdream`` with one octave (each step at the input size; jitter 32);
-* style transfer: ``synthesis.style_transfer(optimizer="adam")``, content and style layers;
+* style transfer: ``synthesis.style_transfer(optimizer="adam")``, content and style layers; also
+  against the same Adam style transfer written out in plain PyTorch, which separates the cost of the
+  loss itself (six Gram matrices of 64 channels cost about as much as TextureNet's one-layer
+  convolutions) from the loop's own overhead;
 * L-BFGS style transfer is reported per function evaluation (a step evaluates the model 1-25 times in
   its line search; a forward hook counts the evaluations).
 
@@ -60,10 +63,13 @@ def _bare(model, images, layers, k):
     return run, handles
 
 
-def _per_step(model, images, layers, method, *, repeats, k=K):
-    """``{"step": seconds per step, "bare": seconds of a bare pass}``, timed interleaved."""
+def _per_step(model, images, layers, method, *, repeats, k=K, hand_written=None):
+    """``{"step": seconds per step, "bare": seconds of a bare pass}``, timed interleaved; with
+    ``hand_written`` (a function of ``steps`` like ``method``) also ``"hand-written"`` per step."""
     bare, handles = _bare(model, images, layers, k)
     functions = {"one": lambda: method(1), "more": lambda: method(k + 1), "bare": bare}
+    if hand_written is not None:
+        functions.update({"hand one": lambda: hand_written(1), "hand more": lambda: hand_written(k + 1)})
     try:
         with hooks.frozen(model):
             rounds = [interleaved(functions, repeats=1, warmup=int(r == 0), device=bench_device()) for r in range(repeats)]
@@ -71,7 +77,41 @@ def _per_step(model, images, layers, method, *, repeats, k=K):
     finally:
         for handle in handles:
             handle.remove()
-    return {"step": (times["more"] - times["one"]) / k, "bare": times["bare"] / k}
+    result = {"step": (times["more"] - times["one"]) / k, "bare": times["bare"] / k}
+    if hand_written is not None:
+        result["hand-written"] = (times["hand more"] - times["hand one"]) / k
+    return result
+
+
+def _hand_written_style_transfer(model, content, style, content_layer, style_layers, steps, *, lr=0.02,
+                                 content_weight=1.0, style_weight=1e3, tv_weight=1.0):  # fmt: skip
+    """The same Adam style transfer written out in plain PyTorch (hooks, losses, Adam, clamp): what
+    ``synthesis.style_transfer`` would cost with no loop of its own around the objective."""
+    store = {}
+    handles = [hooks.get_layer(model, layer).register_forward_hook(lambda m, i, o, key=layer: store.__setitem__(key, o))
+               for layer in dict.fromkeys([content_layer, *style_layers])]  # fmt: skip
+    try:
+        with torch.no_grad():
+            model(content)
+            target = store[content_layer]
+            model(style)
+            grams = [synthesis.gram_matrix(store[layer]) for layer in style_layers]
+        x = content.clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([x], lr=lr)
+        for _ in range(steps):
+            model(x)
+            loss = (content_weight * synthesis.content_loss(store[content_layer], target)
+                    + style_weight * synthesis.style_loss([store[layer] for layer in style_layers], grams)
+                    + tv_weight * synthesis.tv_loss(x)).sum()  # fmt: skip
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            with torch.no_grad():
+                x.clamp_(0, 1)
+        return x.detach()
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def _images(seed=0, batch=BATCH):
@@ -113,8 +153,13 @@ def test_style_transfer_step_overhead(record, monkeypatch):
     def transfer(steps, optimizer):
         return synthesis.style_transfer(model, content, style, optimizer=optimizer, steps=steps)
 
-    adam = _per_step(model, content, layers, lambda steps: transfer(steps, "adam"), repeats=repeats)
-    ratio = _report(record, "style transfer (Adam)", model, adam, batch=STYLE_BATCH)
+    def hand_written(steps):
+        return _hand_written_style_transfer(model, content, style, model.roles["content"], model.roles["style"], steps)
+
+    torch.testing.assert_close(hand_written(3), transfer(3, "adam").image)  # the same computation
+    adam = _per_step(model, content, layers, lambda steps: transfer(steps, "adam"), repeats=repeats, hand_written=hand_written)
+    ratio = _report(record, "style transfer (Adam)", model, adam, batch=STYLE_BATCH,
+                    note=f"; the same loss written out in plain PyTorch: {adam['hand-written'] / adam['bare']:.3f}x")  # fmt: skip
 
     evaluations = []
     counter = model.register_forward_hook(lambda *args: evaluations.append(1))
@@ -131,6 +176,6 @@ def test_style_transfer_step_overhead(record, monkeypatch):
     lbfgs = _per_step(model, content, layers, lambda steps: transfer(steps, "lbfgs"), repeats=repeats, k=K_LBFGS)
     lbfgs["step"] *= per_eval  # seconds per function evaluation
     lbfgs_ratio = _report(record, "style transfer (L-BFGS) evaluation", model, lbfgs,
-                          f", {1 / per_eval:.1f} evaluations per step", batch=STYLE_BATCH)  # fmt: skip
+                          note=f", {1 / per_eval:.1f} evaluations per step", batch=STYLE_BATCH)  # fmt: skip
     assert ratio < CEILING and lbfgs_ratio < CEILING, (ratio, lbfgs_ratio)
     assert hooks.count_hooks(model) == 0
