@@ -131,8 +131,12 @@ def fool(
             if attempt:
                 shake = torch.rand(start.shape, generator=generator, device=start.device, dtype=start.dtype)
                 start = (start + noise * (2 * shake - 1)).clamp(0, 1)
-            reached, log_p, used = _climb(model, start, images[todo], targets[todo], goal, max_steps, max_step,
-                                          overshoot, epsilon, history, todo, best_log_p)
+            reached, log_p, used, climbed = _climb(model, start, images[todo], targets[todo], goal, max_steps,
+                                                   max_step, overshoot, epsilon)  # fmt: skip
+            for probability in climbed:  # other images show their best so far
+                row = best_log_p.exp()
+                row[todo] = probability
+                history.append(row.cpu())
             steps[todo] += used
             better = log_p > best_log_p[todo]
             best[todo[better]] = reached[better]
@@ -141,12 +145,9 @@ def fool(
     return FoolingResult(best, final, steps, best_log_p >= goal, torch.stack(history))
 
 
-def _climb(model, start, images, targets, goal, max_steps, max_step, overshoot, epsilon, history, todo, shown):
-    """One attempt of :func:`fool` for the images ``todo``: ``(images, log p, steps used)``.
-
-    Appends one row per step to ``history``: ``shown`` (every image's best probability so far)
-    with this attempt's current probabilities in the rows ``todo``.
-    """
+def _climb(model, start, images, targets, goal, max_steps, max_step, overshoot, epsilon):
+    """One attempt of :func:`fool` from ``start``: ``(images, log p, steps used, history)``, the
+    history a list with the ``(T,)`` target probabilities before each step."""
     latest = {}
 
     def objective(logits, wanted):  # sum over the batch of log p(target): images do not interact
@@ -157,14 +158,13 @@ def _climb(model, start, images, targets, goal, max_steps, max_step, overshoot, 
     log_p = torch.full((len(start),), -float("inf"), device=start.device)  # (T,) latest log p(target)
     used = torch.full((len(start),), max_steps, dtype=torch.int64, device=start.device)
     active = torch.arange(len(start), device=start.device)  # images still below the goal
+    history = []
     for step in config.progress(range(max_steps + 1), desc="fooling"):
         whole = len(active) == len(start)  # index only once some images are done
         batch, wanted = (current, targets) if whole else (current[active], targets[active])
         gradient, _ = input_gradient(model, batch, lambda z: objective(z, wanted))
         log_p[active] = latest["log_p"].detach()
-        row = shown.exp()
-        row[todo] = log_p.exp()
-        history.append(row.cpu())
+        history.append(log_p.exp())
         done = log_p[active] >= goal  # (A,) among the active images
         used[active[done]] = step
         if step == max_steps or bool(done.all()):
@@ -186,7 +186,7 @@ def _climb(model, start, images, targets, goal, max_steps, max_step, overshoot, 
             current = current.clone()
             current[active[keep]] = moved[keep]  # finished images stay put
             active = active[keep]
-    return current, log_p, used
+    return current, log_p, used, history
 
 
 def evolve(
