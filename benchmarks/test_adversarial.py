@@ -56,8 +56,7 @@ def test_fooling_step_vs_forward_backward(record, monkeypatch):
 
 
 def test_fgsm_vs_torchattacks_and_hand_written(record):
-    model, images, labels = _setup(64)[:3]
-    device = images.device
+    model, images, labels, device = _setup(64)
     model.eval()
     attacks = {
         "course_utils": lambda: adversarial.fgsm(model, images, labels, 8 / 255),
