@@ -21,13 +21,16 @@ the partially executed notebook to ``<out>/executed/`` and printing the
 notebook's name, the failing cell's index and the error to stderr.
 
 The environment (e.g. ``COURSE_FAST``, ``COURSE_OFFLINE``) is passed through
-unchanged to the kernels.
+to the kernels, with two defaults for a saved copy: ``COURSE_PROGRESS=0`` (a progress bar saved in a
+notebook stays frozen at its first frame) and ``COURSE_WIDGETS=static`` (an explorer also leaves a
+picture of its initial view, since a saved page has no live kernel behind its widgets).
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import os
 import re
 import shutil
 import sys
@@ -339,6 +342,8 @@ def _report_failure(name: str, failure: NotebookFailure, executed_path: Path) ->
 def main(argv: list[str] | None = None) -> int:
     """Run the build; return the process exit status (0 ok, 1 failure, 2 no notebooks)."""
     args = parse_args(argv)
+    os.environ.setdefault("COURSE_PROGRESS", "0")
+    os.environ.setdefault("COURSE_WIDGETS", "static")
     notebooks_dir = args.notebooks.resolve()
     out_dir = args.out.resolve()
     executed_dir = out_dir / "executed"

@@ -262,5 +262,41 @@ def load(name: str, *, weights: str = "auto", device: torch.device | str | None 
         if offline_name != name and weights == "auto":
             _notice(f"no ImageNet weights for {name} ({reason}): using the offline model '{offline_name}'.")
         model = _shapenet(random) if offline_name == "shapenet" else _texturenet(random)
+    model.requested = name
     model.eval()
     return model.to(default_device() if device is None else device)
+
+
+_SOURCES = {
+    "imagenet": "ImageNet weights (torchvision)",
+    "offline": "no ImageNet weights: the course's offline model",
+    "random": "random weights",
+}
+_OFFLINE_WHAT = {
+    "shapenet": "a small classifier trained on the course's synthetic shapes (10 classes)",
+    "texturenet": "one layer of random filters, a stand-in feature extractor",
+}
+
+
+def describe(*models: CourseModel) -> str:
+    """One line per model saying which network is actually in use and whether it carries ImageNet
+    weights, after the run's device and mode. The set-up cell of every lecture notebook prints it, so
+    a reader knows whether the pictures are the lecture's (ImageNet) or the offline stand-ins'.
+
+    Example:
+        >>> print(describe(load("alexnet")))  # offline
+        device cpu | FAST mode | models in use:
+          alexnet -> shapenet: no ImageNet weights: the course's offline model (a small classifier ...)
+    """
+    from ..config import fast_mode
+
+    device = models[0].device if models else default_device()
+    lines = [f"device {device} | {'FAST' if fast_mode() else 'full'} mode | models in use:"]
+    for model in models:
+        requested = getattr(model, "requested", model.name)
+        name = model.name if requested == model.name else f"{requested} -> {model.name}"
+        what = _SOURCES.get(model.source, model.source)
+        if model.source != "imagenet" and model.name in _OFFLINE_WHAT:
+            what += f" ({_OFFLINE_WHAT[model.name]})"
+        lines.append(f"  {name}: {what}")
+    return "\n".join(lines)
