@@ -32,3 +32,19 @@ def test_lecture_notebook_name_and_short_cells(path):
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert len(cell.source.splitlines()) <= 12, f"a code cell of {path.name} is long: move code to course_utils"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name)
+def test_lecture_notebook_states_its_models_and_checks_its_claims(path):
+    """The set-up cell says which models are in use (ImageNet weights or the offline stand-ins), and the
+    notebook's comparative sentences are backed by claim checks computed in the same run."""
+    nb = nbformat.read(path, as_version=4)
+    code = [cell.source for cell in nb.cells if cell.cell_type == "code"]
+    setup = next(i for i, source in enumerate(code) if "import" in source and "course_utils" in source)
+    assert any("models.describe(" in source for source in code[setup : setup + 2]), (
+        f"{path.name}: print models.describe(...) in the set-up cell, so the reader knows which models run"
+    )
+    assert not any("offline_mode()}" in source for source in code), f"{path.name} still prints OFFLINE: ..."
+    assert sum(source.count("claims.check(") for source in code) >= 2, (
+        f"{path.name}: back the text's quantitative sentences with claims.check(...)"
+    )
