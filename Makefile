@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lab release bench venv clean
+.PHONY: run test lab release bench venv clean grade feedback
 
 # Create .venv and install the project (with its dev tools) when missing or when pyproject changed.
 $(STAMP): pyproject.toml
@@ -36,6 +36,16 @@ lab: $(STAMP)
 ## release: regenerate the student release assignments/ from solutions/
 release: $(STAMP)
 	$(PY) tools/release.py $(if $(FORCE),--force,)
+
+## grade: autograde every submitted/<student>/$(ASSIGNMENT)/ in JOBS worker processes (default: the CPUs), into gradebook.db
+grade: $(STAMP)
+	@test -n "$(ASSIGNMENT)" || { echo "usage: make grade ASSIGNMENT=<ID> [JOBS=N] [FORCE=1] [SHARD=k/n]"; exit 2; }
+	$(PY) tools/grade.py $(ASSIGNMENT) $(if $(JOBS),--jobs $(JOBS),) $(if $(FORCE),--force,) $(if $(SHARD),--shard $(SHARD),)
+
+## feedback: feedback/<student>/$(ASSIGNMENT)/*.html for every graded submission, hidden tests left out
+feedback: $(STAMP)
+	@test -n "$(ASSIGNMENT)" || { echo "usage: make feedback ASSIGNMENT=<ID>"; exit 2; }
+	$(PY) tools/feedback.py $(ASSIGNMENT)
 
 ## bench: speed benchmarks
 bench: $(STAMP)

@@ -27,3 +27,8 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Put this line in the system-wide config (/etc/jupyter/nbgrader_config.py) so that students
 # see it too; left as nbgrader's default (/srv/nbgrader/exchange) here.
 # c.Exchange.root = "/srv/nbgrader/exchange"
+
+# After a cell's reply, nbgrader waits this long for the cell's last outputs and fails the whole
+# notebook when they are late (nbclient's default is 4 s). With several grading jobs on a busy
+# machine (`make grade JOBS=N`), a kernel's outputs can arrive later than that: wait longer.
+c.Execute.iopub_timeout = 60
