@@ -32,3 +32,24 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # notebook when they are late (nbclient's default is 4 s). With several grading jobs on a busy
 # machine (`make grade JOBS=N`), a kernel's outputs can arrive later than that: wait longer.
 c.Execute.iopub_timeout = 60
+
+# Feedback keeps the hidden tests hidden: after nbgrader's GetGrades, the course's HideHiddenTests
+# (tools/feedback.py) replaces the hidden tests of each test cell by one line, takes their quotes
+# out of the error tracebacks, and starts each test cell with its result; used by
+# `make feedback`, `nbgrader generate_feedback` and the Formgrader alike. Skipped where
+# tools/feedback.py is absent (a copy of the course without the instructors' tools).
+import importlib.util as _util  # noqa: E402
+import os as _os  # noqa: E402
+import sys as _sys  # noqa: E402
+
+_feedback = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "tools", "feedback.py")
+if _os.path.exists(_feedback):
+    if "course_feedback" not in _sys.modules:
+        _spec = _util.spec_from_file_location("course_feedback", _feedback)
+        _sys.modules["course_feedback"] = _util.module_from_spec(_spec)
+        _spec.loader.exec_module(_sys.modules["course_feedback"])
+    c.GenerateFeedback.preprocessors = [
+        "nbgrader.preprocessors.GetGrades",
+        _sys.modules["course_feedback"].HideHiddenTests,
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    ]
