@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lab release bench venv clean grade feedback
+.PHONY: run test lab release bench venv clean grade feedback student-repo
 
 # Create .venv and install the project (with its dev tools) when missing or when pyproject changed.
 $(STAMP): pyproject.toml
@@ -36,6 +36,11 @@ lab: $(STAMP)
 ## release: regenerate the student release assignments/ from solutions/
 release: $(STAMP)
 	$(PY) tools/release.py $(if $(FORCE),--force,)
+
+## student-repo: write the students' copy (notebooks, course_utils, assignments; no solutions) with its own git history
+student-repo: $(STAMP)
+	@test -n "$(DEST)" || { echo "usage: make student-repo DEST=<new folder outside this repository>"; exit 2; }
+	$(PY) tools/student_repo.py "$(DEST)"
 
 ## grade: autograde every submitted/<student>/$(ASSIGNMENT)/ in JOBS worker processes (default: the CPUs), into gradebook.db
 grade: $(STAMP)
