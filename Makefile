@@ -21,9 +21,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## run: execute the lecture notebooks in order and build the HTML site (build/site/index.html)
+## run: execute the lecture notebooks in order, build the course book (build/site/index.html) and check it
 run: $(STAMP)
 	$(PY) tools/build_site.py
+	$(PY) tools/check_book.py build/site
 
 ## test: the whole test suite (unit tests, notebooks, nbgrader round trip) in FAST + OFFLINE mode
 test: $(STAMP)

@@ -20,6 +20,15 @@ SCRIPT = REPO_ROOT / "tools" / "build_site.py"
 
 
 @pytest.fixture(scope="module")
+def build_book():
+    """tools/build_book.py as a module (it imports tools/course_links.py)."""
+    sys.path.insert(0, str(REPO_ROOT / "tools"))
+    import build_book as module
+
+    yield module
+
+
+@pytest.fixture(scope="module")
 def build_site():
     """Import tools/build_site.py as a module (tools/ is not a package)."""
     spec = importlib.util.spec_from_file_location("build_site", SCRIPT)
@@ -57,25 +66,41 @@ def test_find_notebooks_sorted_and_filtered(build_site, tmp_path):
     assert [p.name for p in build_site.find_notebooks(tmp_path, "02")] == ["02_two.ipynb"]
 
 
-def test_notebook_title(build_site, tmp_path):
-    nb = new_notebook(
-        cells=[
-            new_code_cell("# a comment, not a heading"),
-            new_markdown_cell("Intro text\n\n## Sub heading"),
-            new_markdown_cell("```\n# fenced\n```\n# Real <title> & more #"),
-        ]
+def test_front_page_and_conf_are_built_from_the_configured_repository(build_book, tmp_path):
+    nb = new_notebook(cells=[new_markdown_cell("# 07 · Saliency maps\n\nFirst **sentence?** Second one.")])
+    nb.cells.append(new_code_cell("plot()"))
+    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})]
+    (tmp_path / "07_saliency.ipynb").write_text(nbformat.writes(nb))
+    topics = build_book.read_topics(tmp_path, tmp_path / "no-assignments")
+    assert [(t.number, t.title, t.summary) for t in topics] == [("07", "07 · Saliency maps", "First **sentence?**")]
+    config = build_book.CourseConfig("https://github.com/someone/a-fork", "term-2")
+    page = build_book.front_page(topics, config)
+    assert ":img-top: _static/cards/07_saliency.png" in page and "[Lecture](notebooks/07_saliency.ipynb)" in page
+    assert "https://colab.research.google.com/github/someone/a-fork/blob/term-2/notebooks/07_saliency.ipynb" in page
+    assert "https://mybinder.org/v2/gh/someone/a-fork/term-2?labpath=notebooks/07_saliency.ipynb" in page
+    conf = build_book.sphinx_conf(config, mathjax=True)
+    assert '"repository_url": "https://github.com/someone/a-fork"' in conf and '"repository_branch": "term-2"' in conf
+    assert 'nb_execution_mode = "off"' in conf and "nb_ipywidgets_js = {}" in conf
+
+
+def test_launch_links_follow_the_one_configured_address(build_book, tmp_path):
+    import course_links
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[project.urls]\nRepository = "https://github.com/o/n"\n'
+        '[tool.course]\nbranch = "b"\njupyterhub = "https://hub.example.edu"\n'
+        'students_repository = "https://github.com/o/n-students"\n'
     )
-    assert build_site.notebook_title(nb, "fallback") == "Real <title> & more"
-    path = _write_nb(tmp_path / "03_no_heading.ipynb", [new_markdown_cell("## only h2")])
-    assert build_site.notebook_title(path) == "03_no_heading"
-
-
-def test_write_index_escapes(build_site, tmp_path):
-    entries = [build_site.Entry("01", "A <b> & c", "01_a.html")]
-    index = build_site.write_index(entries, tmp_path / "index.html")
-    text = index.read_text(encoding="utf-8")
-    assert "A &lt;b&gt; &amp; c" in text
-    assert "Understanding and visualizing convolutional networks" in text
+    config = course_links.load_config(tmp_path)
+    links = course_links.launch_links("notebooks/01_x.ipynb", config)
+    assert links["Colab"] == "https://colab.research.google.com/github/o/n-students/blob/b/notebooks/01_x.ipynb"
+    assert links["JupyterHub"].startswith("https://hub.example.edu/hub/user-redirect/git-pull?repo=")
+    assert "n-students" in links["JupyterHub"] and "branch=b" in links["JupyterHub"]
+    with pytest.raises(ValueError, match="GitHub URL"):
+        course_links.launch_links("x.ipynb", course_links.CourseConfig("https://example.org/x", "main"))
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    with pytest.raises(ValueError, match="Repository"):
+        course_links.load_config(tmp_path)
 
 
 # --------------------------------------------------------------------------- #
@@ -119,28 +144,22 @@ def test_build_site_success(build_site, tmp_path, capsys):
     index = (out / "site" / "index.html").resolve()
     assert str(index) in captured.out.strip().splitlines()[-1]
 
-    # Index lists both titles, in order, with links to existing pages.
+    # The book: a page per notebook, both titles in the sidebar in order, figures as files beside it.
     text = index.read_text(encoding="utf-8")
     assert "Understanding and visualizing convolutional networks" in text
     assert text.index("Title one") < text.index("Title two")
-    links = re.findall(r'<li><a href="([^"]+)"', text)
-    assert links == ["01_first.html", "02_second.html"]
-    for link in links:
-        assert (index.parent / link).is_file()
-
-    # Executed copies carry outputs; pages embed the figure and have navigation.
+    for name in ["01_first", "02_second"]:
+        page = (out / "site" / "notebooks" / f"{name}.html").read_text(encoding="utf-8")
+        images = re.findall(r'<img[^>]+src="([^"]+)"', page)
+        assert images and all((out / "site" / "notebooks" / src).is_file() for src in images), images
+    # Executed copies carry outputs; the page shows them, with previous/next links.
     executed = nbformat.read(out / "executed" / "01_first.ipynb", as_version=4)
     assert "hello from data" in executed.cells[1].outputs[0]["text"]
-    for name in ["01_first", "02_second"]:
-        page = (out / "site" / f"{name}.html").read_text(encoding="utf-8")
-        assert "data:image/png;base64" in page
-        assert 'href="index.html"' in page
-    page1 = (out / "site" / "01_first.html").read_text(encoding="utf-8")
-    assert 'href="02_second.html"' in page1
-    assert "hello from data" in page1
-    # Equations render offline: MathJax is served from the site folder, not a CDN.
-    assert '<script src="mathjax/MathJax.js' in page1
-    assert (out / "site" / "mathjax" / "MathJax.js").is_file()
+    page1 = (out / "site" / "notebooks" / "01_first.html").read_text(encoding="utf-8")
+    assert "hello from data" in page1 and 'href="02_second.html"' in page1
+    # Nothing is loaded from a CDN: MathJax comes from the book's own folder.
+    assert not re.search(r'<script[^>]+src="https?://', page1)
+    assert (out / "site" / "_static" / "mathjax" / "tex-svg.js").is_file()
 
 
 def test_build_site_failure_stops(build_site, tmp_path, capsys):
@@ -171,7 +190,7 @@ def test_build_site_failure_stops(build_site, tmp_path, capsys):
     partial = nbformat.read(out / "executed" / "01_bad.ipynb", as_version=4)
     assert partial.cells[1].outputs[0]["output_type"] == "error"
     assert not (out / "executed" / "02_later.ipynb").exists()
-    assert not (out / "site" / "02_later.html").exists()
+    assert not (out / "site" / "index.html").exists()
     assert "[2/2]" not in captured.out
 
 
@@ -188,13 +207,14 @@ def _browser() -> str | None:
 
 
 @pytest.mark.skipif(_browser() is None, reason="no Chromium here (.ci/run installs it): apt-get install chromium")
-def test_page_renders_equations_and_figures_offline_in_chromium(build_site, tmp_path):
-    """Headless Chromium, with no network, renders the page: MathJax typesets the equation from the
-    local copy and the figure is an embedded PNG."""
+def test_book_reads_offline_in_chromium(build_book, tmp_path):
+    """Headless Chromium, with no network, reads a small book: MathJax typesets the equations from the
+    book's own copy, the figure and every internal link resolve, the card has its picture, search finds a
+    phrase of the text, and the launch links name the configured repository."""
     import base64
     import io
-    import subprocess
 
+    import check_book
     import matplotlib
 
     matplotlib.use("Agg")
@@ -207,14 +227,18 @@ def test_page_renders_equations_and_figures_offline_in_chromium(build_site, tmp_
     plt.close(figure)
     cell = new_code_cell("plot()")
     cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(png.getvalue()).decode()})]
-    nb = new_notebook(cells=[new_markdown_cell("# Equations\n\n$$p_c = \\frac{e^{s_c}}{\\sum_j e^{s_j}}$$"), cell])
-    site = tmp_path / "site"
-    page = build_site.render_page(nb, site / "01_eq.html", title="Equations", mathjax_url=build_site.install_mathjax(site))
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-             "--virtual-time-budget=15000"]  # fmt: skip
-    dom = subprocess.run(
-        [_browser(), *flags, "--dump-dom", page.resolve().as_uri()], capture_output=True, text=True, timeout=120
-    ).stdout
-    assert "MathJax_Display" in dom or 'class="MathJax' in dom, "MathJax did not typeset the equation"
-    assert re.search(r'<img[^>]+src="data:image/png;base64,', dom)
+    text = "# 08 · Guided backprop\n\nGuided backpropagation masks twice. $$p_c = \\frac{e^{s_c}}{\\sum_j e^{s_j}}$$ and $k'$."
+    executed = tmp_path / "executed"
+    executed.mkdir()
+    nbformat.write(new_notebook(cells=[new_markdown_cell(text), cell]), executed / "08_guided.ipynb")
+    config = build_book.CourseConfig("https://github.com/someone/a-fork", "term-2")
+    index = build_book.build_book(executed, tmp_path / "site", assignments_dir=tmp_path, config=config)
+    assert check_book.check_book(index.parent, phrase="guided backpropagation", config=config, cards=1) == []
+    # and the checks can fail: a missing picture, a foreign launch link
+    for picture in index.parent.rglob("08_guided*.png"):  # the card's picture, wherever Sphinx put it
+        picture.unlink()
+    other = build_book.CourseConfig("https://github.com/elsewhere/course", "main")
+    problems = check_book.check_book(index.parent, phrase="no such words anywhere", config=other, cards=1)
+    assert any("card 1 has no picture" in p for p in problems)
+    assert any("launch link" in p for p in problems)
+    assert any("found nothing" in p for p in problems)
