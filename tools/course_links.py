@@ -77,3 +77,36 @@ def launch_links(path: str, config: CourseConfig | None = None) -> dict[str, str
             f"&branch={config.branch}&urlpath={quote(f'lab/tree/{name}/{path}', safe='')}"
         )
     return links
+
+
+# --------------------------------------------------------------------------- #
+# The README's topic table
+# --------------------------------------------------------------------------- #
+RUN_HEADER = "run it"
+
+
+def sync_readme(text: str, config: CourseConfig | None = None, root: Path = REPO_ROOT) -> str:
+    """The README with the last column of its topic table ("run it") rebuilt from the configured address:
+    Colab and Binder links (and JupyterHub when set) for each lecture notebook."""
+    config = config or load_config(root)
+    notebooks = {p.name[:2]: p for p in sorted((Path(root) / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
+    lines = []
+    for line in text.splitlines():
+        cells = line.split(" | ")
+        number = cells[0].removeprefix("| ").strip() if line.startswith("| ") else ""
+        if number in notebooks and len(cells) > 2:
+            path = notebooks[number].relative_to(root).as_posix()
+            links = " · ".join(f"[{name}]({url})" for name, url in launch_links(path, config).items())
+            line = " | ".join(cells[:-1] + [links + " |"])
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--readme"]:
+        raise SystemExit("usage: python tools/course_links.py --readme   (rebuild the README's launch links)")
+    readme = REPO_ROOT / "README.md"
+    readme.write_text(sync_readme(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    print(f"launch links in {readme} rebuilt from pyproject.toml")
