@@ -11,7 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["PointingGame", "pointing_game", "window_pointing_game", "window_overlap", "mask_iou", "window_centres"]
+__all__ = ["PointingGame", "pointing_game", "window_pointing_game", "window_overlap", "mask_iou", "window_centres",
+           "mass_on_object", "edge_map"]
 
 
 class PointingGame(NamedTuple):
@@ -138,3 +139,40 @@ def window_pointing_game(probability: torch.Tensor, masks: torch.Tensor, *, wind
     lowest = probability.flatten(1).argmin(dim=1)  # (N,)
     hits = overlap.flatten(1).gather(1, lowest[:, None])[:, 0]
     return PointingGame(hits, overlap.flatten(1).float().mean(dim=1))
+
+
+def mass_on_object(maps, masks) -> torch.Tensor:
+    """The share of each map's total mass that lies on the object: ``(N, H, W)`` maps (non-negative,
+    e.g. saliency magnitudes; negative values count as 0) and ``(N, H, W)`` bool masks -> ``(N,)``
+    in [0, 1]. Compare it with the object's area ``masks.float().mean((1, 2))``: a map that knows
+    nothing of the object puts about that share on it. An all-zero map gives 0.
+
+    Example:
+        >>> mass_on_object(saliency_maps, batch.masks).mean()
+    """
+    maps, masks = _as_tensor(maps, "maps").float().clamp(min=0), _as_tensor(masks, "masks").bool()
+    if maps.shape != masks.shape:
+        raise ValueError(f"maps {tuple(maps.shape)} and masks {tuple(masks.shape)} must have the same shape")
+    if not torch.isfinite(maps).all():
+        raise ValueError("maps contain NaN or infinite values")
+    total = maps.flatten(1).sum(1)  # (N,)
+    return (maps * masks).flatten(1).sum(1) / total.clamp(min=torch.finfo(maps.dtype).tiny)
+
+
+def edge_map(images: torch.Tensor) -> torch.Tensor:
+    """A map that uses no network at all: the Sobel gradient magnitude of each image's grey level,
+    ``(N, 3, H, W)`` in [0, 1] -> ``(N, H, W)`` (0 on the one-pixel border, where the filter would
+    see the padding). A baseline for the pointing game: it shows how much of a score an edge detector
+    gets on images with one object on a plainer background.
+    """
+    from .imaging import check_images
+
+    check_images(images)
+    grey = images.detach().float().mean(1, keepdim=True)  # (N, 1, H, W)
+    kernel = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=grey.device)[None, None]
+    gx = F.conv2d(grey, kernel, padding=1)
+    gy = F.conv2d(grey, kernel.transpose(2, 3), padding=1)
+    edges = (gx**2 + gy**2).sqrt()[:, 0]  # (N, H, W)
+    edges[:, [0, -1], :] = 0
+    edges[:, :, [0, -1]] = 0
+    return edges

@@ -69,3 +69,32 @@ def test_window_centres_puts_each_value_at_its_window_centre():
         assert out[n].min() == values[n].min() and out[n].sum() > 0
     with pytest.raises(ValueError, match="do not fit"):
         window_centres(values, (6, 12), window=4, stride=3)
+
+
+def test_mass_on_object_against_a_loop():
+    from course_utils.evaluation import mass_on_object
+
+    generator = torch.Generator().manual_seed(1)
+    maps = torch.randn(5, 7, 6, generator=generator)
+    masks = torch.rand(5, 7, 6, generator=generator) > 0.7
+    expected = [(m.clamp(min=0) * k).sum() / m.clamp(min=0).sum() for m, k in zip(maps, masks)]
+    torch.testing.assert_close(mass_on_object(maps, masks), torch.stack(expected))
+    assert mass_on_object(torch.zeros(1, 3, 3), torch.ones(1, 3, 3, dtype=torch.bool)).item() == 0
+    assert mass_on_object(torch.ones(4, 4), torch.ones(4, 4, dtype=torch.bool)).item() == 1  # (H, W) input
+    with pytest.raises(ValueError, match="same shape"):
+        mass_on_object(maps, masks[:, :3])
+
+
+def test_edge_map_is_sobel_magnitude():
+    from scipy import ndimage
+
+    from course_utils.evaluation import edge_map
+
+    images = torch.rand(2, 3, 9, 8, generator=torch.Generator().manual_seed(2))
+    grey = images.mean(1).numpy()
+    expected = np.stack([np.hypot(ndimage.sobel(g, axis=1), ndimage.sobel(g, axis=0)) for g in grey])
+    expected[:, [0, -1], :] = 0
+    expected[:, :, [0, -1]] = 0
+    np.testing.assert_allclose(edge_map(images).numpy(), expected, atol=1e-5)
+    with pytest.raises(ValueError):
+        edge_map(images[0])

@@ -281,3 +281,27 @@ def test_errors(shapenet):
         attribution.guided_backprop(shapenet, images * 255, 0)
     assert_restored()
     assert_untouched(shapenet)
+
+
+@pytest.mark.parametrize("rule", ["guided", "deconvnet"])
+def test_unit_projections_equal_one_unit_at_a_time(rule, shapenet, shapes):
+    from course_utils import patches
+
+    layer, images = "features.7", shapes.images[:16]
+    top = patches.top_activations(shapenet, images, layer, k=3, one_per_image=True)
+    projections, crops = attribution.unit_projections(shapenet, images, layer, top, [2, 5], rule=rule, size=20)
+    assert projections.shape == crops.shape == (2, 3, 3, 20, 20)
+    method = attribution.guided_backprop if rule == "guided" else attribution.deconvnet
+    for row, channel in enumerate([2, 5]):
+        chosen = images[top.image[channel]]
+        boxes = patches.receptive_box(shapenet, layer, top.y[channel], top.x[channel], image_size=64, clip=False)
+        torch.testing.assert_close(crops[row], patches.crop_patches(chosen, boxes, 20))
+        for i in range(3):
+            unit = (channel, int(top.y[channel, i]), int(top.x[channel, i]))
+            full = method(shapenet, chosen[i : i + 1], layer=layer, unit=unit)  # (1, 3, H, W)
+            peak = full.abs().max()
+            expected = (patches.crop_patches(0.5 + full / (2 * peak), boxes[0][i : i + 1].new_tensor(
+                [[boxes.top[i], boxes.left[i], boxes.bottom[i], boxes.right[i]]]), 20) - 0.5) * 2 * peak
+            torch.testing.assert_close(projections[row, i], expected[0], atol=1e-6, rtol=1e-4)
+    with pytest.raises(ValueError, match="rule"):
+        attribution.unit_projections(shapenet, images, layer, top, [0], rule="nonsense")

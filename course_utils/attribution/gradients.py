@@ -219,6 +219,21 @@ def neuron_gradient(model: nn.Module, images: torch.Tensor, layer: str, unit: Un
     return grad
 
 
+def _per_image_unit_gradient(model: nn.Module, images: torch.Tensor, layer: str, units) -> torch.Tensor:
+    """:func:`neuron_gradient` with its own neuron ``units[n] = (c, y, x)`` for each image ``n``, in
+    one batched pass (the images are independent in eval mode, so each gets exactly its own gradient)."""
+    x = _prepare(model, images)
+    hooks.get_layer(model, layer)
+    if len(units) != len(x):
+        raise ValueError(f"{len(units)} units for {len(x)} images: give one (c, y, x) per image")
+    with _untouched(model), hooks.capture_activations(model, layer, detach=False) as store:
+        model(x)
+        output = store[layer]  # (N, C, h, w)
+        seed = torch.stack([_unit_seed(output[n : n + 1], layer, tuple(unit))[0] for n, unit in enumerate(units)])
+        (grad,) = torch.autograd.grad(output, x, grad_outputs=seed)
+    return grad
+
+
 def grad_cam(model: nn.Module, images: torch.Tensor, target: Target, *, layer: str | None = None) -> torch.Tensor:
     """Grad-CAM: a layer's feature maps weighted by their average gradient, ReLU, upsampled.
 

@@ -24,9 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .gradients import input_gradient, neuron_gradient
+from ..hooks import model_device
+from .gradients import _per_image_unit_gradient, input_gradient, neuron_gradient
 
-__all__ = ["RELU_RULES", "BackpropReLU", "DeconvnetReLU", "GuidedReLU", "relu_backward", "guided_backprop", "deconvnet"]
+__all__ = ["RELU_RULES", "BackpropReLU", "DeconvnetReLU", "GuidedReLU", "relu_backward", "guided_backprop", "deconvnet",
+           "unit_projections"]
 
 
 def _relu_gradient(grad: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
@@ -285,3 +287,51 @@ def deconvnet(
         >>> maps = deconvnet(model, images, target=3)  # (N, 3, H, W)
     """
     return _rule_gradient(model, images, target, layer, unit, "deconvnet")
+
+
+def unit_projections(model: nn.Module, images, layer: str, top, channels, *, rule: str = "guided",
+                     size: int = 48) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Zeiler & Fergus's figure of a unit: each of its top activations projected back to pixel space
+    with a ReLU rule, and the image patch it came from, both cut to the unit's receptive field.
+
+    Args:
+        model: a chain network (``patches.receptive_box`` must know its geometry).
+        images: the dataset given to ``patches.top_activations`` (tensor ``(N, 3, H, W)`` in [0, 1]
+            or a Dataset).
+        layer: the layer of ``top``.
+        top: a :class:`course_utils.patches.TopActivations` of ``layer`` over ``images``.
+        channels: which rows of ``top`` (indices into its ``(C, k)`` fields).
+        rule: ``"guided"`` (guided backprop, default), ``"deconvnet"`` or ``"backprop"``: the
+            backward rule of every ReLU (:data:`RELU_RULES`).
+        size: the side of each crop in pixels (default 48).
+
+    Returns:
+        ``projections (len(channels), k, 3, size, size)`` signed (the map of unit ``(c, y, x)``
+        on its image; zero where the field sticks out of the image; show them with
+        ``plotting.gradient_image``) and ``patches`` of the same shape in [0, 1] (grey outside).
+        Both cover the whole receptive field, unclipped, so every crop has the same scale.
+
+    Zeiler & Fergus 2014, "Visualizing and understanding convolutional networks", Sec. 4, Fig. 2.
+
+    Example:
+        >>> top = patches.top_activations(model, pool, "features.4", k=9, one_per_image=True)
+        >>> projections, crops = unit_projections(model, pool, "features.4", top, [0, 5])
+    """
+    from .. import patches
+
+    if rule not in RELU_RULES:
+        raise ValueError(f"rule must be one of {sorted(RELU_RULES)}, got {rule!r}")
+    device = model_device(model)
+    maps, crops = [], []
+    for channel in torch.as_tensor(channels).reshape(-1).tolist():
+        chosen = patches.fetch_images(images, top.image[channel]).to(device)  # (k, 3, H, W)
+        ys, xs = top.y[channel], top.x[channel]
+        with relu_backward(model, rule):  # each image with its own position, in one batched pass
+            units = [(channel, int(y), int(x)) for y, x in zip(ys, xs)]
+            unit_maps = _per_image_unit_gradient(model, chosen, layer, units)  # (k, 3, H, W)
+        boxes = patches.receptive_box(model, layer, ys, xs, image_size=tuple(chosen.shape[-2:]), clip=False)
+        peak = unit_maps.abs().amax(dim=(1, 2, 3), keepdim=True).clamp(min=1e-12)  # (k, 1, 1, 1)
+        as_picture = 0.5 + unit_maps / (2 * peak)  # in [0, 1], so that crop_patches can cut it (linear)
+        maps.append((patches.crop_patches(as_picture, boxes, size) - 0.5) * 2 * peak)
+        crops.append(patches.crop_patches(chosen, boxes, size))
+    return torch.stack(maps), torch.stack(crops)

@@ -7,6 +7,8 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
 
 from ..imaging import to_display
 
@@ -36,8 +38,9 @@ def show_saliency_segmentation(images, saliency, segmentations, masks=None, titl
                                *, cell: float = 2.0):  # fmt: skip
     """The figure of Simonyan et al. (2014, Fig. 3): one row per image with the image, its saliency map
     (``(N, H, W)``, black to white) and its GrabCut segmentation (``N`` bool ``(H, W)`` masks, the
-    object kept, the rest dimmed); with ``masks`` (``(N, H, W)`` bool), the ground truth in a fourth
-    column and outlined in green on the segmentation."""
+    object kept, the rest dimmed, outlined in red); with ``masks`` (``(N, H, W)`` bool), the ground
+    truth in a fourth column and outlined in green on the segmentation. A legend under the figure
+    names the outlines."""
     images = list(images)
     columns = ["image", "saliency", "GrabCut"] + (["ground truth"] if masks is not None else [])
     fig, axes = plt.subplots(len(images), len(columns), figsize=(cell * len(columns), cell * len(images)), squeeze=False)
@@ -53,7 +56,18 @@ def show_saliency_segmentation(images, saliency, segmentations, masks=None, titl
             _outline(axes[row, 2], masks[row], "lime")
         if titles is not None:
             axes[row, 0].set_ylabel(titles[row], fontsize=9)
-    return _finish_columns(fig, axes, columns)
+    fig = _finish_columns(fig, axes, columns)
+    handles = [Line2D([], [], color="red", lw=1.5, label="GrabCut's mask")]
+    if masks is not None:
+        handles.append(Line2D([], [], color="lime", lw=1.5, label="true object"))
+    _legend_below(fig, handles)
+    return fig
+
+
+def _legend_below(fig, handles, *, columns: int | None = None) -> None:
+    """A legend under the whole figure (the space is made by ``bbox_inches="tight"`` on saving)."""
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=columns or len(handles),
+               fontsize=8, frameon=False)
 
 
 # ---------------------------------------------------------------------------- lecture 08
@@ -78,11 +92,36 @@ def _show_map(ax, image_map: torch.Tensor) -> None:
         ax.imshow(image_map.detach().float().cpu().numpy(), cmap="gray", interpolation="nearest")
 
 
-def show_method_maps(images, maps: dict, titles: Sequence[str] | None = None, *, cell: float = 2.0):
+def signed_key_handles() -> list:
+    """Legend entries for :func:`gradient_image` pictures: grey is zero, and each colour channel is
+    brighter where its value is positive and darker where it is negative (a red-tinted pixel: more
+    red raises the score; a cyan-tinted one: less red raises it)."""
+    entries = [((0.5, 0.5, 0.5), "0 (grey)")]
+    for channel, name in enumerate(("red", "green", "blue")):
+        for sign, word in ((1, "+"), (-1, "-")):
+            colour = [0.5, 0.5, 0.5]
+            colour[channel] += 0.5 * sign
+            entries.append((tuple(colour), f"{word} {name}"))
+    return [Patch(facecolor=c, edgecolor="none", label=label) for c, label in entries]
+
+
+def _draw_box(ax, box, colour: str = "yellow") -> None:
+    """A rectangle ``(top, left, bottom, right)`` (bottom/right exclusive) and a cross at its centre."""
+    top, left, bottom, right = (float(v) for v in box)
+    ax.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False, ec=colour, lw=1.2))
+    ax.plot([(left + right - 1) / 2], [(top + bottom - 1) / 2], marker="+", color=colour, ms=9, mew=1.8)
+
+
+def show_method_maps(images, maps: dict, titles: Sequence[str] | None = None, *, cell: float = 2.0,
+                     boxes=None, key: bool = True):  # fmt: skip
     """One row per image: the image, then one map per method (columns named by ``maps``' keys).
 
     ``maps``: ``{method name: (N, 3, H, W) signed maps or (N, H, W) magnitudes}``; signed maps are
-    drawn with :func:`gradient_image`, magnitudes in grey.
+    drawn with :func:`gradient_image` (with ``key``, a legend under the figure says what their
+    colours mean), magnitudes in grey (black 0, white the map's largest value).
+    ``boxes``: optional, one ``(top, left, bottom, right)`` per image (e.g. the receptive field of a
+    chosen neuron, :func:`course_utils.patches.receptive_box`), drawn in yellow with a cross at its
+    centre on the image and on every map.
     """
     images = list(images)
     fig, axes = plt.subplots(len(images), 1 + len(maps), figsize=(cell * (1 + len(maps)), cell * len(images)), squeeze=False)
@@ -91,7 +130,13 @@ def show_method_maps(images, maps: dict, titles: Sequence[str] | None = None, *,
         axes[row, 0].set_ylabel(titles[row] if titles else "", fontsize=9)
         for column, values in enumerate(maps.values(), start=1):
             _show_map(axes[row, column], values[row])
-    return _finish_columns(fig, axes, ["image", *maps])
+        if boxes is not None:
+            for ax in axes[row]:
+                _draw_box(ax, boxes[row])
+    fig = _finish_columns(fig, axes, ["image", *maps])
+    if key and any(values.ndim == 4 for values in maps.values()):
+        _legend_below(fig, signed_key_handles(), columns=7)
+    return fig
 
 
 def show_unit_patches(map_crops, image_crops, titles: Sequence[str] | None = None, *, cell: float = 1.1):
@@ -117,16 +162,19 @@ def show_unit_patches(map_crops, image_crops, titles: Sequence[str] | None = Non
     return fig
 
 
-def show_randomization(maps: dict, steps: Sequence[str], correlations: dict, *, cell: float = 1.4):
+def show_randomization(maps: dict, steps: Sequence[str], correlations: dict, *, shown: dict | None = None,
+                       cell: float = 1.5):  # fmt: skip
     """The cascading-randomization sanity check (Adebayo et al. 2018, Fig. 2).
 
     ``maps``: ``{method: (S, H, W)}``, one magnitude map of one image per step (step 0: the trained
     model); ``steps``: ``S`` labels; ``correlations``: ``{method: S Spearman rank correlations with
-    step 0}``. Draws the maps (one row per method) and the correlations against the steps.
+    step 0}`` (e.g. averaged over images), drawn as solid lines; ``shown``: optionally the same for
+    the one image whose maps are drawn, dashed. One row of maps per method, each column a step
+    (numbered as on the plot's axis), then the correlations against the steps.
     """
     methods, count = list(maps), len(steps)
-    fig = plt.figure(figsize=(cell * count, cell * len(methods) + 2.6))
-    grid = fig.add_gridspec(len(methods) + 1, count, height_ratios=[1] * len(methods) + [1.6])
+    fig = plt.figure(figsize=(max(cell * count, 8), cell * len(methods) + 3.0))
+    grid = fig.add_gridspec(len(methods) + 1, count, height_ratios=[1] * len(methods) + [1.8])
     for row, method in enumerate(methods):
         for column in range(count):
             ax = fig.add_subplot(grid[row, column])
@@ -134,19 +182,61 @@ def show_randomization(maps: dict, steps: Sequence[str], correlations: dict, *, 
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
-                ax.set_title(steps[column], fontsize=7, rotation=30)
+                ax.set_title(f"{column}: {steps[column]}", fontsize=8.5)
             if column == 0:
                 ax.set_ylabel(method, fontsize=9)
     ax = fig.add_subplot(grid[len(methods), :])
-    for method, values in correlations.items():
-        ax.plot(range(count), values, marker="o", label=method)
-    ax.set_xticks(range(count), steps, fontsize=7, rotation=30)
-    ax.set_ylabel("Spearman rank corr.", fontsize=9)
+    for index, (method, values) in enumerate(correlations.items()):
+        colour = f"C{index}"
+        ax.plot(range(count), values, marker="o", color=colour, label=f"{method} (mean over images)")
+        if shown and method in shown:
+            ax.plot(range(count), shown[method], ls="--", color=colour, lw=1, label=f"{method} (image shown)")
+    ax.set_xticks(range(count), [str(i) for i in range(count)], fontsize=9)
+    ax.set_xlabel("randomization step (the columns above: layers randomized so far, from the top)", fontsize=9)
+    ax.set_ylabel("Spearman rank corr.\nwith step 0", fontsize=9)
     ax.set_ylim(-0.1, 1.05)
     ax.axhline(0, color="grey", lw=0.5)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return fig
 
 
-__all__ += ["gradient_image", "show_method_maps", "show_unit_patches", "show_randomization"]
+def _mosaic(tiles: torch.Tensor, columns: int = 3, gap: int = 2) -> np.ndarray:
+    """``(k, 3, s, s)`` in [0, 1] -> one ``(rows s, columns s, 3)`` picture, white gaps between tiles."""
+    k, _, side, _ = tiles.shape
+    rows = -(-k // columns)
+    out = np.ones((rows * side + (rows - 1) * gap, columns * side + (columns - 1) * gap, 3))
+    for i in range(k):
+        r, c = divmod(i, columns)
+        out[r * (side + gap) : r * (side + gap) + side, c * (side + gap) : c * (side + gap) + side] = to_display(tiles[i])
+    return out
+
+
+def show_layer_projections(rows: Sequence, names: Sequence[str] = ("projections", "top patches"), *,
+                           columns: int = 3, cell: float = 1.9):  # fmt: skip
+    """Zeiler & Fergus (2014, Fig. 2): units at several depths, each with the projections of its top
+    activations back to pixel space beside the image patches that produced them.
+
+    ``rows``: one ``(title, tiles, tiles, ...)`` per unit, one ``tiles`` per entry of ``names``;
+    each ``tiles`` is ``(k, 3, s, s)`` in [0, 1] (projections already as pictures, e.g.
+    :func:`gradient_image`), tiled ``columns`` wide. Crops of every layer are drawn at the same size
+    whatever its receptive field, so say the field's size in the title.
+    """
+    fig, axes = plt.subplots(len(rows), len(names), figsize=(cell * len(names) + 0.5, cell * len(rows)), squeeze=False)
+    for row, (title, *tiles) in enumerate(rows):
+        if len(tiles) != len(names):
+            raise ValueError(f"row {row} has {len(tiles)} tile sets for {len(names)} names")
+        for column, pictures in enumerate(tiles):
+            axes[row, column].imshow(_mosaic(pictures, columns), interpolation="nearest")
+        axes[row, 0].set_ylabel(title, fontsize=8.5)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for column, name in enumerate(names):
+        axes[0, column].set_title(name, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["gradient_image", "signed_key_handles", "show_method_maps", "show_unit_patches", "show_randomization",
+            "show_layer_projections"]
