@@ -1,4 +1,4 @@
-"""Lecture 14: linear attack, FGSM, fooling images, evolution strategy, HOG (course_utils.adversarial)."""
+"""Lecture 14: linear attack, FGSM, PGD, fooling images, evolution strategy, HOG (course_utils.adversarial)."""
 import copy
 
 import numpy as np
@@ -125,6 +125,164 @@ def test_accuracy_under_attack_agrees_with_fgsm(batch):
     assert predicted.shape == (3,) and predicted[0] == curve[0]
     with pytest.raises(ValueError, match="attack_labels"):
         adversarial.accuracy_under_attack(model, images, labels, epsilons, attack_labels="leaky")
+    _model_untouched(model)
+
+
+# --------------------------------------------------------------------------- PGD
+def _reference_pgd(model, images, labels, epsilon, step_size, steps, noise=None, targeted=False):
+    """Hand-written PGD (Madry et al. 2018, eq. 2) on a private copy of the model, with .backward():
+    signed steps on the mean cross-entropy, projected by min/max onto the ball, then onto [0, 1]."""
+    clone = copy.deepcopy(model).eval()
+    x = images.clone() if noise is None else (images + noise).clamp(0, 1)
+    for _ in range(steps):
+        x = x.detach().requires_grad_(True)
+        loss = F.cross_entropy(clone(x), labels)
+        loss.backward()
+        x = x + (-1 if targeted else 1) * step_size * x.grad.sign()
+        x = torch.min(torch.max(x, images - epsilon), images + epsilon).clamp(0, 1)
+    return x.detach()
+
+
+def _saturated(images):
+    """The batch with black and white stripes: pixels at 0 and 1, where the clip to [0, 1] binds."""
+    images = images.clone()
+    images[:, :, :6] = 0.0
+    images[:, :, -6:] = 1.0
+    return images
+
+
+def _in_ball(adversarial_images, images, epsilon):
+    assert adversarial_images.shape == images.shape and adversarial_images.device == images.device
+    assert (adversarial_images - images).abs().max() <= epsilon + 1e-6
+    assert adversarial_images.min() >= 0 and adversarial_images.max() <= 1
+
+
+@pytest.mark.parametrize("random_start", [True, False])
+@pytest.mark.parametrize("targeted", [False, True])
+def test_pgd_stays_in_the_ball_and_in_range(batch, random_start, targeted):
+    model, images, labels = batch
+    images = _saturated(images)
+    goal = (labels + 3).remainder(10) if targeted else None
+    model.train()  # the attack must switch to eval and restore this
+    try:
+        for epsilon, step_size, steps in [(8 / 255, 2 / 255, 5), (2 / 255, 1 / 255, 3), (1 / 255, 4 / 255, 2), (0.0, 2 / 255, 2)]:
+            rng = torch.get_rng_state()
+            result = adversarial.pgd(model, images, goal, epsilon=epsilon, step_size=step_size, steps=steps,
+                                     random_start=random_start, targeted=targeted, seed=3)  # fmt: skip
+            assert torch.equal(torch.get_rng_state(), rng)  # the caller's random stream is untouched
+            _in_ball(result, images, epsilon)
+            if epsilon == 0:
+                assert torch.equal(result, images)
+        _model_untouched(model, training_before=True)
+    finally:
+        model.eval()
+
+
+def test_pgd_matches_hand_written_reference(batch):
+    model, images, labels = batch
+    epsilon, step_size, steps = 6 / 255, 2 / 255, 5
+    with torch.no_grad():
+        predicted = model(images).argmax(1)
+    goal = (labels + 5).remainder(10)
+    for seed in (0, 7):
+        generator = torch.Generator(device="cpu").manual_seed(seed) if images.device.type == "cpu" else None
+        with torch.random.fork_rng(devices=[images.device] if images.device.type == "cuda" else []):
+            torch.manual_seed(seed)  # what pgd's seed= does, drawn here by hand
+            noise = torch.empty_like(images).uniform_(-epsilon, epsilon)
+        del generator
+        cases = [(labels, False, labels), (None, False, predicted), (goal, True, goal)]
+        for given, targeted, used in cases:
+            ours = adversarial.pgd(model, images, given, epsilon=epsilon, step_size=step_size, steps=steps, targeted=targeted, seed=seed)
+            reference = _reference_pgd(model, images, used, epsilon, step_size, steps, noise, targeted)
+            torch.testing.assert_close(ours, reference, atol=1e-6, rtol=0)
+    no_start = adversarial.pgd(model, images, labels, epsilon=epsilon, step_size=step_size, steps=steps, random_start=False)
+    torch.testing.assert_close(no_start, _reference_pgd(model, images, labels, epsilon, step_size, steps), atol=1e-6, rtol=0)
+    one_step = adversarial.pgd(model, images, labels, epsilon=epsilon, step_size=epsilon, steps=1, random_start=False)
+    assert torch.equal(one_step, adversarial.fgsm(model, images, labels, epsilon))  # one full step is FGSM
+    _model_untouched(model)
+
+
+def test_pgd_is_at_least_as_strong_as_fgsm_and_torchattacks(shapenet, device):
+    """Success rate (the share of correctly classified shapes it misclassifies) at the same epsilon,
+    step and steps. torchattacks draws its random start from the global RNG: rates are compared over
+    a few seeds, not images."""
+    model = shapenet.to(device)
+    shapes = make_shapes(96, seed=11)
+    images, labels = shapes.images.to(device), shapes.labels.to(device)
+    with torch.no_grad():
+        right = model(images).argmax(1) == labels
+    images, labels = images[right], labels[right]
+
+    def success(adversarial_images):
+        with torch.no_grad():
+            return (model(adversarial_images).argmax(1) != labels).float().mean().item()
+
+    epsilon, step_size, steps = 4 / 255, 1 / 255, 10
+    ours = np.mean([success(adversarial.pgd(model, images, labels, epsilon=epsilon, step_size=step_size, steps=steps, seed=s)) for s in range(3)])
+    assert ours > success(adversarial.fgsm(model, images, labels, epsilon))
+    torchattacks = pytest.importorskip("torchattacks")
+    attack = torchattacks.PGD(model, eps=epsilon, alpha=step_size, steps=steps, random_start=True)
+    theirs = []
+    for s in range(3):
+        torch.manual_seed(100 + s)
+        theirs.append(success(attack(images, labels)))
+    model.eval()  # torchattacks leaves the model in eval mode, which is how the fixture keeps it
+    assert ours >= np.mean(theirs) - 0.02, (ours, theirs)
+    no_start = torchattacks.PGD(model, eps=epsilon, alpha=step_size, steps=steps, random_start=False)(images, labels)
+    model.eval()
+    ours_no_start = adversarial.pgd(model, images, labels, epsilon=epsilon, step_size=step_size, steps=steps, random_start=False)
+    torch.testing.assert_close(ours_no_start, no_start, atol=1e-6, rtol=0)  # deterministic: the same images
+    _model_untouched(model)
+
+
+def test_pgd_targeted_reaches_the_targets(shapenet, shapes, device):
+    model, images = shapenet.to(device), shapes.images[:20].to(device)
+    goal = (shapes.labels[:20] + 1 + torch.arange(20) % 9).remainder(10).to(device)  # never the true class
+    result = adversarial.pgd(model, images, goal, epsilon=32 / 255, step_size=4 / 255, steps=20, targeted=True)
+    _in_ball(result, images, 32 / 255)
+    with torch.no_grad():
+        reached = (model(result).argmax(1) == goal).float().mean().item()  # 0.9 on this batch
+        before, after = (adversarial.target_confidence(model, x, goal) for x in (images, result))
+    assert reached >= 0.75, reached
+    assert bool((after > before).all())  # every image moves toward its target
+    by_name = adversarial.pgd(model, images[:2], "heart", epsilon=16 / 255, steps=2, targeted=True)
+    assert torch.equal(by_name, adversarial.pgd(model, images[:2], model.classes.index("heart"), epsilon=16 / 255, steps=2, targeted=True))
+    _model_untouched(model)
+
+
+def test_pgd_bad_input(batch):
+    model, images, labels = batch
+    with pytest.raises(ValueError, match="pixel units"):
+        adversarial.pgd(model, images, labels, epsilon=-0.1)
+    with pytest.raises(ValueError, match="step_size"):
+        adversarial.pgd(model, images, labels, step_size=float("inf"))
+    for steps in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="steps"):
+            adversarial.pgd(model, images, labels, steps=steps)
+    with pytest.raises(ValueError, match="targeted attack needs labels"):
+        adversarial.pgd(model, images, None, targeted=True)
+    with pytest.raises(ValueError, match="valid class names are: .disk."):
+        adversarial.pgd(model, images, "dog")
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        adversarial.pgd(model, images * 255, labels)
+    with pytest.raises(ValueError, match="one image"):
+        adversarial.pgd(model, images[0], labels[:1])
+    with pytest.raises(TypeError, match="seed"):
+        adversarial.pgd(model, images, labels, seed=0.5)
+    _model_untouched(model)
+
+
+def test_accuracy_under_attack_with_pgd_agrees_with_pgd(batch):
+    model, images, labels = batch
+    epsilons = [0.0, 4 / 255, 8 / 255]
+    curve = adversarial.accuracy_under_attack(model, images, labels, epsilons, attack="pgd", steps=3, batch_size=20)
+    with torch.no_grad():
+        expected = [(model(adversarial.pgd(model, images, labels, epsilon=e, step_size=e / 4, steps=3)).argmax(1) == labels).float().mean().item() for e in epsilons]
+    np.testing.assert_allclose(curve.numpy(), expected, atol=1e-6)
+    fgsm_curve = adversarial.accuracy_under_attack(model, images, labels, epsilons)
+    assert curve[0] == fgsm_curve[0]
+    with pytest.raises(ValueError, match="attack must be"):
+        adversarial.accuracy_under_attack(model, images, labels, epsilons, attack="cw")
     _model_untouched(model)
 
 

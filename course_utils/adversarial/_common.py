@@ -13,6 +13,15 @@ def resolve_target(model, target: Target, count: int, device: torch.device) -> t
     return resolve_targets(model, target, count, device)
 
 
+def loss_labels(model, images: torch.Tensor, labels) -> torch.Tensor:
+    """The labels an attack takes its loss against: the given ones (index, name, or one per image),
+    or the model's own predictions for ``None``; ``(N,)`` int64 on the images' device."""
+    if labels is None:
+        with torch.no_grad():
+            return model(images).argmax(dim=1)  # (N,)
+    return resolve_target(model, labels, len(images), images.device)
+
+
 def input_gradient(model, images: torch.Tensor, loss_fn: Callable[[torch.Tensor], torch.Tensor]):
     """``(d loss / d images, logits)``: one forward and one backward pass, to the input only.
 

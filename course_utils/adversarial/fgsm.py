@@ -1,4 +1,5 @@
-"""The fast gradient sign method (Goodfellow, Shlens & Szegedy 2015) and the accuracy-vs-epsilon curve."""
+"""The fast gradient sign method (Goodfellow, Shlens & Szegedy 2015) and the accuracy-vs-epsilon curve
+(of FGSM, or of PGD: :func:`course_utils.adversarial.pgd`)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -8,17 +9,11 @@ import torch.nn.functional as F
 
 from .. import config, hooks
 from ..imaging import check_images
+from ._common import loss_labels as _labels
 from ._common import check_epsilon, input_gradient, resolve_target
+from .pgd import pgd
 
 __all__ = ["fgsm", "accuracy_under_attack"]
-
-
-def _labels(model, images: torch.Tensor, labels) -> torch.Tensor:
-    """The labels the attack pushes away from: the given ones, or the model's prediction for ``None``."""
-    if labels is None:
-        with torch.no_grad():
-            return model(images).argmax(dim=1)  # (N,)
-    return resolve_target(model, labels, len(images), images.device)
 
 
 def fgsm(model, images: torch.Tensor, labels, epsilon: float = 8 / 255) -> torch.Tensor:
@@ -60,8 +55,12 @@ def accuracy_under_attack(
     *,
     attack_labels: str = "true",
     batch_size: int = 256,
+    attack: str = "fgsm",
+    steps: int = 10,
+    step_size: float | None = None,
+    seed: int = 0,
 ) -> torch.Tensor:
-    """Accuracy of ``model`` on FGSM images for each epsilon: the points of the robustness curve.
+    """Accuracy of ``model`` on attacked images for each epsilon: the points of the robustness curve.
 
     Args:
         model, images: as for :func:`fgsm`.
@@ -70,6 +69,10 @@ def accuracy_under_attack(
         attack_labels: ``"true"`` attacks with the true labels (default), ``"predicted"`` with
             the model's own predictions (``labels=None`` in :func:`fgsm`).
         batch_size: images per forward/backward pass.
+        attack: ``"fgsm"`` (default; one gradient serves every epsilon) or ``"pgd"``
+            (:func:`course_utils.adversarial.pgd` run for each epsilon, from a random start).
+        steps, step_size, seed: PGD only: ``steps`` steps of ``step_size`` (default ``epsilon / 4``,
+            2/255 at 8/255, Madry et al.'s ratio of step to radius for 10 steps), random start seeded by ``seed``.
 
     Returns:
         ``(len(epsilons),)`` float tensor on the CPU, accuracies in [0, 1].
@@ -81,6 +84,10 @@ def accuracy_under_attack(
     check_images(images)
     if attack_labels not in ("true", "predicted"):
         raise ValueError(f"attack_labels must be 'true' or 'predicted', got {attack_labels!r}")
+    if attack not in ("fgsm", "pgd"):
+        raise ValueError(f"attack must be 'fgsm' or 'pgd', got {attack!r}")
+    if step_size is not None:
+        step_size = check_epsilon(step_size, "step_size")
     epsilons = [check_epsilon(e, "every epsilon") for e in epsilons]
     if not epsilons:
         raise ValueError("epsilons is empty; pass at least one value, e.g. [0, 8/255]")
@@ -89,10 +96,17 @@ def accuracy_under_attack(
     labels = resolve_target(model, labels, len(images), images.device)
     correct = torch.zeros(len(epsilons))
     starts = range(0, len(images), batch_size)
-    for start in config.progress(starts, desc="FGSM", total=len(starts)):
+    for start in config.progress(starts, desc=attack.upper(), total=len(starts)):
         batch, truth = images[start : start + batch_size], labels[start : start + batch_size]
         with hooks.eval_mode(model), hooks.frozen(model):
             attack_with = truth if attack_labels == "true" else _labels(model, batch, None)
+            if attack == "pgd":
+                for index, epsilon in enumerate(epsilons):
+                    size = epsilon / 4 if step_size is None else step_size
+                    adversarial = batch if epsilon == 0 else pgd(model, batch, attack_with, epsilon=epsilon, step_size=size, steps=steps, seed=seed + start)
+                    with torch.no_grad():
+                        correct[index] += (model(adversarial).argmax(dim=1) == truth).sum().item()
+                continue
             gradient, _ = input_gradient(model, batch, lambda logits: F.cross_entropy(logits, attack_with, reduction="sum"))
             with torch.no_grad():
                 for index, epsilon in enumerate(epsilons):  # one gradient serves every epsilon
