@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["PointingGame", "pointing_game", "window_pointing_game", "window_overlap", "mask_iou", "window_centres",
-           "mass_on_object", "edge_map"]
+           "mass_on_object", "edge_map", "score_maps", "format_scores"]
 
 
 class PointingGame(NamedTuple):
@@ -176,3 +176,39 @@ def edge_map(images: torch.Tensor) -> torch.Tensor:
     edges[:, [0, -1], :] = 0
     edges[:, :, [0, -1]] = 0
     return edges
+
+
+def score_maps(maps: dict, masks, *, tolerance: float = 2, point_only=()) -> dict:
+    """The pointing game (strict and within ``tolerance``) and :func:`mass_on_object` for several
+    methods' maps of the same images.
+
+    Args:
+        maps: ``{method: (N, H, W) maps}``.
+        masks: ``(N, H, W)`` bool object masks.
+        tolerance: the second game's tolerance in pixels (default 2).
+        point_only: methods whose maps mark a point, not a mass (such as :func:`window_centres`):
+            their ``on_object`` is NaN.
+
+    Returns:
+        ``{method: {"strict": float, "near": float, "on_object": float}}`` (hit rates and mean
+        share), with a last row ``"chance"``: the random point's hit rates and the objects' mean area.
+    """
+    masks = _as_tensor(masks, "masks").bool()
+    table = {}
+    for name, heat in maps.items():
+        strict, near = (pointing_game(heat, masks, tolerance=t) for t in (0, tolerance))
+        share = float("nan") if name in point_only else float(mass_on_object(heat, masks).mean())
+        table[name] = {"strict": float(strict.hits.float().mean()), "near": float(near.hits.float().mean()), "on_object": share}
+    table["chance"] = {"strict": float(strict.chance.mean()), "near": float(near.chance.mean()),
+                       "on_object": float(masks.float().mean())}  # fmt: skip
+    return table
+
+
+def format_scores(table: dict, *, tolerance: float = 2) -> str:
+    """:func:`score_maps`' table as text, one line per method (percentages; the share on the object)."""
+    lines = [f"{'method':<20}{'strict hit':>11}{f'within {tolerance:g} px':>13}{'on object':>11}"]
+    for name, row in table.items():
+        label = "chance / area" if name == "chance" else name
+        share = "" if row["on_object"] != row["on_object"] else f"{row['on_object']:.2f}"  # NaN: a point, no mass
+        lines.append(f"{label:<20}{row['strict']:>11.0%}{row['near']:>13.0%}{share:>11}")
+    return "\n".join(lines)

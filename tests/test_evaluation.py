@@ -98,3 +98,19 @@ def test_edge_map_is_sobel_magnitude():
     np.testing.assert_allclose(edge_map(images).numpy(), expected, atol=1e-5)
     with pytest.raises(ValueError):
         edge_map(images[0])
+
+
+def test_score_maps_agrees_with_its_parts():
+    from course_utils.evaluation import format_scores, mass_on_object, score_maps
+
+    generator = torch.Generator().manual_seed(3)
+    maps = {"a": torch.rand(6, 8, 8, generator=generator), "b": torch.rand(6, 8, 8, generator=generator)}
+    masks = torch.rand(6, 8, 8, generator=generator) > 0.6
+    table = score_maps(maps, masks, point_only=["b"])
+    assert list(table) == ["a", "b", "chance"]
+    assert table["a"]["strict"] == pointing_game(maps["a"], masks).hits.float().mean().item()
+    assert table["a"]["near"] == pointing_game(maps["a"], masks, tolerance=2).hits.float().mean().item()
+    assert table["a"]["on_object"] == pytest.approx(mass_on_object(maps["a"], masks).mean().item())
+    assert table["b"]["on_object"] != table["b"]["on_object"]  # NaN for a point map
+    assert table["chance"]["on_object"] == pytest.approx(masks.float().mean().item())
+    assert len(format_scores(table).splitlines()) == 4
