@@ -274,3 +274,59 @@ def test_explorer_and_figures_draw(shapenet, shapes):
     assert fig2.axes[0].get_xlabel().startswith("share")
     plt.close("all")
     assert hooks.count_hooks(shapenet) == 0
+
+
+@pytest.mark.parametrize("baseline", [0.5, "mean"])
+def test_occlusion_activation_matches_naive_loop(device, baseline):
+    """Zeiler & Fergus Fig. 7 (b): the total activation of one feature map per window position,
+    against one forward pass per position with the layer's output read by hand."""
+    model = TinyNet().to(device)
+    model.train()
+    images = torch.rand(2, 3, 10, 9, generator=torch.Generator().manual_seed(5)).to(device)
+    result = attribution.occlusion_activation(model, images, "net.1", window=3, stride=2, baseline=baseline, batch_size=7)
+    assert result.activation.shape == (2, 4, 4) and result.channel.shape == (2,)
+    assert_untouched(model, True)
+    model.eval()
+    with torch.no_grad():
+        clean = model.net[:2](images - 0.5).sum((2, 3))  # (N, C): the channels' total activations
+    assert torch.equal(result.channel.cpu(), clean.argmax(1).cpu())  # the strongest map of each unoccluded image
+    torch.testing.assert_close(result.unoccluded, clean.gather(1, result.channel[:, None])[:, 0])
+    fill = images.mean((2, 3), keepdim=True).expand_as(images) if baseline == "mean" else torch.full_like(images, 0.5)
+    expected = torch.empty(2, 4, 4)
+    with torch.no_grad():
+        for n in range(2):
+            for i in range(4):
+                for j in range(4):
+                    image = images[n : n + 1].clone()
+                    box = (slice(None), slice(None), slice(2 * i, 2 * i + 3), slice(2 * j, 2 * j + 3))
+                    image[box] = fill[n : n + 1][box]
+                    expected[n, i, j] = model.net[:2](image - 0.5)[0, int(result.channel[n])].sum()
+    torch.testing.assert_close(result.activation.cpu(), expected, atol=1e-5, rtol=1e-4)
+    fixed = attribution.occlusion_activation(model, images, "net.1", 4, window=3, stride=2, baseline=baseline)
+    assert fixed.channel.tolist() == [4, 4]
+    with pytest.raises(ValueError, match="channel must be"):
+        attribution.occlusion_activation(model, images, "net.1", 6, window=3, stride=2)
+    with pytest.raises(ValueError, match="feature maps"):
+        attribution.occlusion_activation(model, images, "net.5", window=3, stride=2)
+    with pytest.raises(KeyError):
+        attribution.occlusion_activation(model, images, "net.99", window=3, stride=2)
+    assert_untouched(model, False)
+
+
+def test_feature_occlusion_and_answer_figures(shapenet, shapes):
+    import matplotlib.pyplot as plt
+
+    from course_utils import plotting, widgets
+
+    images = shapes.images[:2]
+    feature = attribution.occlusion_activation(shapenet, images, shapenet.roles["last_conv"], window=16, stride=16)
+    maps = attribution.occlusion(shapenet, images, window=16, stride=16)
+    fig = plotting.show_feature_occlusion(images, feature, maps, shapenet.classes, window=16, stride=16,
+                                          layer="features.9", masks=shapes.masks[:2], top_patches=torch.rand(2, 4, 3, 8, 8))
+    assert "(b) features.9 channel" in fig.axes[1].get_title() and sum(len(ax.images) for ax in fig.axes) == 2 * 4
+    items = widgets.make_quiz(levels=(0.0, 0.85), per_level=5, seed=2)
+    fig2 = plotting.show_answers_by_level(items.levels, items.labels, items.classes)
+    heights = sum(patch.get_height() for patch in fig2.axes[0].patches)
+    assert heights == pytest.approx(200)  # two levels, each 100% of its answers
+    plt.close("all")
+    assert hooks.count_hooks(shapenet) == 0

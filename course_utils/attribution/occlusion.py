@@ -20,7 +20,7 @@ from ..config import progress
 from ..imaging import check_images, gaussian_blur
 from ..targets import resolve_targets
 
-__all__ = ["OcclusionMaps", "occlusion", "occlude", "window_grid"]
+__all__ = ["OcclusionMaps", "OcclusionActivation", "occlusion", "occlusion_activation", "occlude", "window_grid"]
 
 Baseline = Union[float, Sequence[float], torch.Tensor, str]
 Target = Union[None, int, str, Sequence, torch.Tensor]
@@ -37,6 +37,14 @@ class OcclusionMaps(NamedTuple):
 
     probability: torch.Tensor  #: (N, h, w) float: softmax probability of the target class
     top_class: torch.Tensor  #: (N, h, w) int64: the most probable class with the window there
+
+
+class OcclusionActivation(NamedTuple):
+    """What :func:`occlusion_activation` returns (index ``[n, i, j]`` as in :class:`OcclusionMaps`)."""
+
+    activation: torch.Tensor  #: (N, h, w) float: the channel's total activation with the window at (i, j)
+    channel: torch.Tensor  #: (N,) int64: the channel followed for each image
+    unoccluded: torch.Tensor  #: (N,) float: its total activation on the unoccluded image
 
 
 def window_grid(height: int, width: int, window: int, stride: int) -> tuple[int, int]:
@@ -107,6 +115,20 @@ def _occluded_chunk(images, base, flat, positions_per_image, grid_w, window, str
     return torch.where(masks, fill, images[image_index])  # (B, 3, H, W)
 
 
+def _occluded_batches(images, base, positions, grid_w, window, stride, batch_size, desc):
+    """Yield ``(flat, occluded)``: flat indices ``image * positions + position`` and their images."""
+    total = len(images) * positions
+    starts = range(0, total, batch_size)
+    for start in progress(starts, desc=desc, total=len(starts)):
+        flat = torch.arange(start, min(start + batch_size, total), device=images.device)  # (B,)
+        yield flat, _occluded_chunk(images, base, flat, positions, grid_w, window, stride)
+
+
+def _check_batch_size(batch_size) -> None:
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive int or None (chosen from memory), got {batch_size!r}")
+
+
 def occlude(images: torch.Tensor, *, window: int, stride: int, baseline: Baseline = 0.5,
             blur_sigma: float | None = None) -> torch.Tensor:
     """All occluded versions of ``images``: ``(N, h, w, 3, H, W)`` (for display and checks).
@@ -171,8 +193,7 @@ def occlusion(
     check_images(images)
     count, _, height, width = images.shape
     grid_h, grid_w = window_grid(height, width, window, stride)
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise ValueError(f"batch_size must be a positive int or None (chosen from memory), got {batch_size!r}")
+    _check_batch_size(batch_size)
     base = _baseline_images(images, baseline, window, blur_sigma)
     positions = grid_h * grid_w
     total = count * positions
@@ -182,12 +203,78 @@ def occlusion(
         targets = targets.to(images.device)
         probability = torch.empty(total, device=images.device)
         top_class = torch.empty(total, dtype=torch.long, device=images.device)
-        starts = range(0, total, batch_size)
-        for start in progress(starts, desc="occlusion", total=len(starts)):
-            flat = torch.arange(start, min(start + batch_size, total), device=images.device)  # (B,)
-            occluded = _occluded_chunk(images, base, flat, positions, grid_w, window, stride)
+        for flat, occluded in _occluded_batches(images, base, positions, grid_w, window, stride, batch_size, "occlusion"):
             probs = model(occluded).softmax(dim=1)  # (B, C)
             probability[flat] = probs.gather(1, targets[flat // positions, None])[:, 0]
             top_class[flat] = probs.argmax(dim=1)
     shape = (count, grid_h, grid_w)
     return OcclusionMaps(probability.reshape(shape), top_class.reshape(shape))
+
+
+@torch.no_grad()
+def occlusion_activation(
+    model,
+    images: torch.Tensor,
+    layer: str,
+    channel=None,
+    *,
+    window: int,
+    stride: int,
+    baseline: Baseline = 0.5,
+    batch_size: int | None = None,
+    blur_sigma: float | None = None,
+) -> OcclusionActivation:
+    """A feature map's total activation as a square occluder slides over each image.
+
+    Zeiler & Fergus (2013), Fig. 7 (b): "for each position of the gray scale, we record the total
+    activation in one layer 5 feature map (the one with the strongest response in the unoccluded
+    image)": ``activation[n, i, j] = sum_{y, x} a_c(x_n with window (i, j) replaced by the baseline)[y, x]``
+    with ``a_c`` channel ``c`` of ``layer``. The occluded images are those of :func:`occlusion`.
+
+    Args:
+        model: a course model (or any module whose ``layer`` outputs ``(N, C, h, w)``); not changed.
+        images: ``(N, 3, H, W)`` float in [0, 1], on the model's device.
+        layer: a layer name (e.g. ``model.roles["last_conv"]``; its ReLU for rectified maps).
+        channel: ``None`` (default) the channel whose map has the largest total activation on each
+            unoccluded image (Zeiler & Fergus' choice), an ``int`` for all images, or one per image.
+        window, stride, baseline, batch_size, blur_sigma: as for :func:`occlusion`.
+
+    Returns:
+        :class:`OcclusionActivation`: ``activation (N, h, w)``, ``channel (N,)`` and ``unoccluded (N,)``
+        (the channel's total activation without occluder), on the images' device.
+
+    Example:
+        >>> result = occlusion_activation(model, images, "features.9", window=16, stride=4)
+        >>> result.activation.shape, result.channel  # (N, 13, 13), the strongest channel per image
+    """
+    check_images(images)
+    count, _, height, width = images.shape
+    grid_h, grid_w = window_grid(height, width, window, stride)
+    _check_batch_size(batch_size)
+    hooks.get_layer(model, layer)  # a clear error for an unknown name
+    base = _baseline_images(images, baseline, window, blur_sigma)
+    positions = grid_h * grid_w
+    batch_size = batch_size or _default_batch_size(images)
+
+    def totals(batch: torch.Tensor) -> torch.Tensor:
+        model(batch)
+        out = store[layer]
+        if out.ndim != 4:
+            raise ValueError(f"layer {layer!r} gives {tuple(out.shape)}; occlusion_activation needs feature maps (N, C, h, w)")
+        return out.sum(dim=(2, 3))  # (B, C)
+
+    with hooks.eval_mode(model), hooks.capture_activations(model, layer) as store:
+        clean = totals(images)  # (N, C)
+        if channel is None:
+            channels = clean.argmax(dim=1)
+        else:
+            channels = torch.as_tensor(channel, dtype=torch.long, device=images.device).reshape(-1)
+            if channels.numel() == 1:
+                channels = channels.expand(count)
+            if channels.numel() != count or channels.min() < 0 or channels.max() >= clean.shape[1]:
+                raise ValueError(f"channel must be None, an int in [0, {clean.shape[1] - 1}] or one per image ({count}); got {channel!r}")
+        activation = torch.empty(count * positions, device=images.device)
+        for flat, occluded in _occluded_batches(images, base, positions, grid_w, window, stride, batch_size, "occlusion"):
+            activation[flat] = totals(occluded).gather(1, channels[flat // positions, None])[:, 0]
+    unoccluded = clean.gather(1, channels[:, None])[:, 0]
+    return OcclusionActivation(activation.reshape(count, grid_h, grid_w), channels, unoccluded)

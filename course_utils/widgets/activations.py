@@ -13,6 +13,7 @@ from .. import activations as acts
 from .. import hooks, patches
 from ..imaging import check_images
 from ..plotting.activations import show_activations
+from .static import INTERACTIVE, StaticView, static_mode
 
 __all__ = ["ActivationExplorer", "activation_explorer"]
 
@@ -25,6 +26,7 @@ class ActivationExplorer(widgets.VBox):
     to drive it from code), ``view`` (the ``ipywidgets.Image``), ``status`` (an HTML line).
     Feature maps are computed once per layer for all images, top patches once per layer for all
     channels; every forward pass goes through :mod:`course_utils.hooks` (hooks always removed).
+    With ``COURSE_WIDGETS=static`` it displays a picture of its initial view instead of the widget.
     """
 
     def __init__(self, model, images: torch.Tensor, *, dataset=None, layers: Sequence[str] | None = None,
@@ -58,6 +60,20 @@ class ActivationExplorer(widgets.VBox):
         self.layer_picker.observe(self._on_layer, names="value")
         self.channel_picker.observe(self._on_change, names="value")
         self.refresh()
+        self._initial = (self.image_picker.label, self.layer_picker.value, self.channel_picker.value, self.view.value)
+
+    def static_view(self) -> StaticView:
+        """A picture of the initial view (first image, first layer, its strongest channel) and one line."""
+        image, layer, channel, png = self._initial
+        line = (f"The explorer's initial view (image {image}, layer {layer}, channel {channel}), as a picture: "
+                f"{INTERACTIVE} (pick an image, a layer and a channel).")  # fmt: skip
+        return StaticView(png, line)
+
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget in a live notebook; a static picture when ``COURSE_WIDGETS=static``."""
+        if static_mode():
+            return self.static_view()._repr_mimebundle_()
+        return super()._repr_mimebundle_(**kwargs)
 
     def _layer_maps(self, layer: str) -> torch.Tensor:
         """``(N, C, h, w)`` maps of ``layer`` for all images (cached)."""
@@ -127,6 +143,7 @@ def activation_explorer(model, images: torch.Tensor, *, dataset=None, layers: Se
 
     Returns:
         an :class:`ActivationExplorer` (an ``ipywidgets.VBox``): display it, or drive its pickers.
+        With ``COURSE_WIDGETS=static`` it displays a picture of its initial view and one line.
 
     Example:
         >>> explorer = activation_explorer(model, images, dataset=data.make_shapes(500).images)

@@ -6,16 +6,21 @@ the very same images (:func:`course_utils.plotting.show_quiz_results`).
 """
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 from dataclasses import dataclass
 
+import ipywidgets
 import numpy as np
 import torch
 
 from ..data.synthetic import CLASSES, make_shapes
 from ..imaging import check_images, to_pil
+from .static import INTERACTIVE, StaticView, figure_png, static_mode
 
-__all__ = ["QuizItems", "make_quiz", "accuracy_by_level", "simulated_reader", "OcclusionQuiz", "occlusion_explorer"]
+__all__ = ["QuizItems", "make_quiz", "accuracy_by_level", "simulated_reader", "OcclusionQuiz", "OcclusionExplorer",
+           "occlusion_explorer"]
 
 
 @dataclass
@@ -83,10 +88,11 @@ def accuracy_by_level(correct, levels) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def simulated_reader(quiz: QuizItems, *, seed: int = 0) -> torch.Tensor:
-    """Answers ``(M,)`` of a *simulated* reader, a stand-in for a person (not data from one).
+    """Answers ``(M,)`` of a *simulated* reader: an assumption about a reader, not data from a person.
 
-    It names the true class with probability equal to the share of the object left visible, and
-    otherwise guesses uniformly among the classes. Reproducible given ``seed``.
+    It assumes a reader who names the true class with probability equal to the share of the object
+    left visible, and otherwise guesses uniformly among the classes; its accuracy curve restates
+    that assumption. Reproducible given ``seed``.
     """
     generator = torch.Generator().manual_seed(seed)
     knows = torch.rand(len(quiz), generator=generator) < quiz.visible
@@ -159,47 +165,102 @@ class OcclusionQuiz:
         """The reader's ``(levels, accuracy, counts)`` so far (see :func:`accuracy_by_level`)."""
         return accuracy_by_level(self.correct(), self.items.levels)
 
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
+    def static_view(self) -> StaticView:
+        """A picture of the quiz's first view (status line, image, class buttons) and one line."""
+        from ..plotting.occlusion import show_quiz_item
 
-        display(self.widget)
+        level = float(self.items.levels[0])
+        status = f"Item 1 of {len(self.items)}, {level:.0%} of the image hidden. Which class?"
+        png = figure_png(show_quiz_item(self.items.images[0], status, self.items.classes))
+        return StaticView(png, f"The quiz's first item, as a picture: {INTERACTIVE} (click a class for each image).")
+
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget in a live notebook; a static picture when ``COURSE_WIDGETS=static``."""
+        if static_mode():
+            return self.static_view()._repr_mimebundle_()
+        return self.widget._repr_mimebundle_(**kwargs)
 
 
-def occlusion_explorer(model, images: torch.Tensor, target=None, *, masks=None, baseline=0.5):
+@contextlib.contextmanager
+def _quiet_progress():
+    """No progress bar inside the explorer's view (a closed bar would stay there as a dead widget)."""
+    old = os.environ.get("COURSE_PROGRESS")
+    os.environ["COURSE_PROGRESS"] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["COURSE_PROGRESS"]
+        else:
+            os.environ["COURSE_PROGRESS"] = old
+
+
+class OcclusionExplorer(ipywidgets.VBox):
+    """Sliders for the image, the window and the stride above the occlusion maps of one image.
+
+    ``children[0]`` holds the sliders (``image``, ``window``, ``stride``: change their ``value`` to
+    drive it from code), ``children[1]`` the figure (an ``ipywidgets.Image`` holding a PNG of
+    :func:`course_utils.plotting.show_occlusion`). With ``COURSE_WIDGETS=static`` it displays a
+    picture of its initial view instead of the widget.
+    """
+
+    def __init__(self, model, images: torch.Tensor, target=None, *, masks=None, baseline=0.5, dpi: int = 72):
+        widgets = ipywidgets
+        check_images(images)
+        if len(images) == 0:
+            raise ValueError("images is empty: give at least one image to explore")
+        self.model, self.images, self.target, self.masks, self.baseline, self.dpi = model, images, target, masks, baseline, dpi
+        side = min(images.shape[-2:])
+        self.image = widgets.IntSlider(0, 0, len(images) - 1, description="image")
+        self.window = widgets.IntSlider(max(1, side // 4), 1, side, description="window")
+        self.stride = widgets.IntSlider(max(1, side // 16), 1, max(1, side // 2), description="stride")
+        self.view = widgets.Image(format="png")
+        super().__init__([widgets.HBox([self.image, self.window, self.stride]), self.view])
+        self._initial = (self.image.value, self.window.value, self.stride.value)
+        for slider in (self.image, self.window, self.stride):
+            slider.observe(self.redraw, names="value")
+        self.redraw()
+        self._initial_png = self.view.value
+
+    def figure(self):
+        """The figure of the current slider values (a new matplotlib ``Figure``)."""
+        from ..attribution.occlusion import occlusion
+        from ..plotting.occlusion import show_occlusion
+
+        n, window, stride = self.image.value, self.window.value, self.stride.value
+        one = self.images[n : n + 1]
+        target = self.target
+        chosen = target if target is None or isinstance(target, (int, str)) else target[n : n + 1]
+        with _quiet_progress():
+            maps = occlusion(self.model, one, chosen, window=window, stride=stride, baseline=self.baseline)
+        return show_occlusion(one, maps, self.model.classes, window=window, stride=stride,
+                              masks=None if self.masks is None else self.masks[n : n + 1])  # fmt: skip
+
+    def redraw(self, change=None) -> None:
+        """Recompute and show the maps for the current sliders."""
+        self.view.value = figure_png(self.figure(), dpi=self.dpi)
+
+    def static_view(self) -> StaticView:
+        """A picture of the initial view (image, window and stride as first shown) and one line."""
+        n, window, stride = self._initial
+        line = (f"The explorer's initial view (image {n}, window {window}, stride {stride}), as a picture: "
+                f"{INTERACTIVE} (sliders for the image, the window and the stride).")  # fmt: skip
+        return StaticView(self._initial_png, line)
+
+    def _repr_mimebundle_(self, **kwargs):
+        if static_mode():
+            return self.static_view()._repr_mimebundle_()
+        return super()._repr_mimebundle_(**kwargs)
+
+
+def occlusion_explorer(model, images: torch.Tensor, target=None, *, masks=None, baseline=0.5) -> OcclusionExplorer:
     """Sliders for the image, the window and the stride; redraws the occlusion maps of one image.
 
-    The static counterpart is :func:`course_utils.plotting.show_occlusion`.
+    The static counterpart is :func:`course_utils.plotting.show_occlusion`. With
+    ``COURSE_WIDGETS=static`` (a page executed for the site) the explorer displays a picture of its
+    initial view and one line saying that the live notebook is interactive.
 
     Returns:
-        the ``ipywidgets`` box (display it by leaving it last in a cell).
+        an :class:`OcclusionExplorer` (an ``ipywidgets.VBox``; display it by leaving it last in a cell).
     """
-    import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
-
-    from ..attribution.occlusion import occlusion
-    from ..plotting.occlusion import show_occlusion
-
-    check_images(images)
-    side = min(images.shape[-2:])
-    index = widgets.IntSlider(0, 0, len(images) - 1, description="image")
-    window = widgets.IntSlider(max(1, side // 4), 1, side, description="window")
-    stride = widgets.IntSlider(max(1, side // 16), 1, max(1, side // 2), description="stride")
-    output = widgets.Output()
-
-    def redraw(change=None) -> None:
-        n = index.value
-        with output:
-            output.clear_output(wait=True)
-            one = images[n : n + 1]
-            chosen = target if target is None or isinstance(target, (int, str)) else target[n : n + 1]
-            maps = occlusion(model, one, chosen, window=window.value, stride=stride.value, baseline=baseline)
-            fig = show_occlusion(one, maps, model.classes, window=window.value, stride=stride.value,
-                                 masks=None if masks is None else masks[n : n + 1])  # fmt: skip
-            display(fig)
-            plt.close(fig)
-
-    for slider in (index, window, stride):
-        slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([widgets.HBox([index, window, stride]), output])
+    return OcclusionExplorer(model, images, target, masks=masks, baseline=baseline)
