@@ -18,6 +18,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .config import progress
@@ -65,7 +66,8 @@ def _count_batches(images, batch_size: int) -> int | None:
 
 
 def codes(
-    model: nn.Module, images, *, layer: str | None = None, batch_size: int = 256, size: int | None = None
+    model: nn.Module, images, *, layer: str | None = None, batch_size: int = 256, size: int | None = None,
+    pool: int | None = None,
 ) -> torch.Tensor:
     """The activations of one layer for every image, flattened to one row ("code") per image.
 
@@ -81,6 +83,10 @@ def codes(
         size: resize each batch to ``size x size`` before the forward pass (e.g.
             ``model.input_size`` for 64-px synthetic images and a 224-px network); batch by batch,
             so the whole resized set is never held in memory. ``None`` (default) keeps the size.
+        pool: for a convolutional layer ``(B, C, h, w)``, average its maps down to at most
+            ``pool x pool`` positions first (adaptive average pooling; maps already that small are
+            kept), so that layers of very different sizes can be compared at a few thousand
+            dimensions. ``None`` (default) keeps every position.
 
     Returns:
         ``(N, D)`` float tensor on the model's device, ``D`` the layer's output size per image
@@ -98,6 +104,8 @@ def codes(
         check_images(images)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if pool is not None and (isinstance(pool, bool) or not isinstance(pool, int) or pool < 1):
+        raise ValueError(f"pool must be a positive int or None, got {pool!r}")
     if layer is None:
         if not hasattr(model, "roles"):
             raise ValueError("this model has no layer roles: pass layer=<name> (see course_utils.hooks.layer_names)")
@@ -111,7 +119,10 @@ def codes(
                 check_images(batch, "a batch of images")
             batch = batch.to(device)
             model(batch if size is None else resize(batch, size))
-            rows.append(store[layer].flatten(1))  # (B, D)
+            out = store[layer]  # (B, C, h, w) or (B, D)
+            if pool is not None and out.ndim == 4 and max(out.shape[-2:]) > pool:
+                out = F.adaptive_avg_pool2d(out, (min(pool, out.shape[-2]), min(pool, out.shape[-1])))
+            rows.append(out.flatten(1))  # (B, D)
     if not rows:
         raise ValueError("images is empty: codes needs at least one image")
     return torch.cat(rows)
@@ -216,6 +227,36 @@ def knn_accuracy(points, labels, *, k: int = 5, metric: str = "euclidean") -> fl
     keep = torch.argsort((~others).to(torch.int8), dim=1, stable=True)[:, : int(k)]  # others first, in order
     votes = labels[found.gather(1, keep)]  # (N, k)
     return (votes.mode(dim=1).values == labels).float().mean().item()
+
+
+def class_contacts(points, labels, *, k: int = 10, groups: int | None = None) -> torch.Tensor:
+    """Which classes are neighbours of which, in a space or a 2-D map.
+
+    Entry ``(i, j)`` of the result counts, over the points of class ``i``, how many of their ``k``
+    nearest *other* points (Euclidean) are of class ``j``. Each row sums to ``k`` times the class
+    size; the diagonal's share of the total is the share of neighbours within the class (1: every
+    class is its own island), and a large off-diagonal ``(i, j) + (j, i)`` says where islands touch.
+
+    Args:
+        points: ``(N, D)`` tensor or array, e.g. a t-SNE map ``(N, 2)``; ``N > k``.
+        labels: ``(N,)`` integer labels in ``[0, groups)``.
+        groups: the number of classes (default ``labels.max() + 1``).
+
+    Returns:
+        ``(groups, groups)`` int64 tensor on the CPU.
+    """
+    points = _as_matrix(points, "points")
+    labels = torch.as_tensor(labels).reshape(-1).long().to(points.device)
+    if len(labels) != len(points):
+        raise ValueError(f"got {len(points)} points but {len(labels)} labels")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k < len(points):
+        raise ValueError(f"k must be an int between 1 and the number of points - 1 ({len(points) - 1}), got {k!r}")
+    groups = groups or int(labels.max()) + 1
+    found = nearest_neighbors(points, points, int(k) + 1)  # (N, k + 1), usually self first
+    others = found != torch.arange(len(points), device=found.device)[:, None]
+    keep = torch.argsort((~others).to(torch.int8), dim=1, stable=True)[:, : int(k)]  # (N, k) others first
+    pairs = labels[:, None] * groups + labels[found.gather(1, keep)]  # (N, k) flat (i, j) index
+    return torch.bincount(pairs.flatten(), minlength=groups * groups).reshape(groups, groups).cpu()
 
 
 # ----------------------------------------------------------------------------- t-SNE

@@ -123,7 +123,7 @@ def mosaic(
     return tile(tiles, channels, separator=separator, background=background)
 
 
-def low_frequency_share(weight, *, cutoff: float = 0.2, size: int = 32) -> torch.Tensor:
+def low_frequency_share(weight, *, cutoff: float = 0.2, size: int = 32, remove_mean: bool = False) -> torch.Tensor:
     """The share of each filter's energy at low spatial frequency.
 
     The energy spectrum of filter ``o`` is ``E_o(f) = sum_c |DFT(w[o, c])(f)|^2`` (summed over
@@ -131,13 +131,17 @@ def low_frequency_share(weight, *, cutoff: float = 0.2, size: int = 32) -> torch
     where ``|f| = sqrt(f_y^2 + f_x^2)`` in cycles per pixel (the Nyquist limit is 0.5). The
     spectrum is sampled on a ``size x size`` grid (the kernel zero-padded, a finer sampling of the
     same spectrum; by Parseval, ``sum_f E_o(f) = size^2 * ||w[o]||^2``). The DC term counts as low
-    frequency, so a colour blob is "smooth" as well as an edge.
+    frequency, so a colour blob is "smooth" as well as an edge; but so is a faint noisy filter
+    with a colour offset. ``remove_mean=True`` subtracts each input channel's mean first, so that
+    the share measures the filter's *pattern* and not its average colour (a filter whose channels
+    are each constant then has no pattern and gets 0).
 
     Args:
         weight: ``(C_out, C_in, kH, kW)`` float tensor (any device) or an ``nn.Conv2d``.
         cutoff: radius of the low band in cycles per pixel, in (0, 0.5*sqrt(2)] (default 0.2:
             periods longer than 5 pixels).
         size: side of the frequency grid, ``>= max(kH, kW)`` (default 32).
+        remove_mean: subtract each filter's per-channel mean before the transform (default False).
 
     Returns:
         ``(C_out,)`` float tensor in [0, 1] on ``weight``'s device (an all-zero filter gets 0).
@@ -151,6 +155,8 @@ def low_frequency_share(weight, *, cutoff: float = 0.2, size: int = 32) -> torch
         raise ValueError(f"cutoff must be a frequency in (0, 0.707] cycles per pixel, got {cutoff!r}")
     if not isinstance(size, int) or size < max(weight.shape[-2:]):
         raise ValueError(f"size must be an int >= the kernel size {max(weight.shape[-2:])}, got {size!r}")
+    if remove_mean:
+        weight = weight - weight.mean((2, 3), keepdim=True)  # (C_out, C_in, kH, kW): the pattern only
     energy = torch.fft.fft2(weight, s=(size, size)).abs().square().sum(1)  # (C_out, size, size)
     freq = torch.fft.fftfreq(size, device=weight.device)  # (size,) cycles per pixel
     low = (freq[:, None].square() + freq[None, :].square()).sqrt() <= cutoff  # (size, size)

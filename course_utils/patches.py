@@ -587,6 +587,64 @@ def class_selectivity(peaks: torch.Tensor, labels: torch.Tensor, *, groups: int 
     return Selectivity((best - rest) / (best + rest).clamp_min(1e-8), group)
 
 
+def most_selective_units(selectivity: Selectivity) -> tuple[torch.Tensor, torch.Tensor]:
+    """One unit per favourite group: for every group that is some channel's favourite, the channel
+    with the highest selectivity index among those that favour it.
+
+    Returns:
+        ``(channels, groups)``, two ``(G',)`` int64 tensors sorted by group (``G'`` the number of
+        groups that are some channel's favourite), so that a figure of the channels shows units
+        with *different* favourite classes.
+
+    Example:
+        >>> units, groups = most_selective_units(class_selectivity(peaks, labels))
+    """
+    index, group = torch.as_tensor(selectivity.index).cpu(), torch.as_tensor(selectivity.group).cpu().long()
+    channels, groups = [], []
+    for g in torch.unique(group).tolist():  # sorted
+        candidates = torch.where(group == g, index, torch.full_like(index, -float("inf")))
+        channels.append(int(candidates.argmax()))
+        groups.append(g)
+    return torch.tensor(channels, dtype=torch.int64), torch.tensor(groups, dtype=torch.int64)
+
+
+def majority_labels(labels: torch.Tensor, names=None) -> list[tuple]:
+    """The most common label in each row of ``labels (U, k)`` (e.g. the classes of each unit's top
+    images, ``labels_of_images[top.image]``) and how many of the ``k`` carry it: ``[(label, count)]``,
+    with ``label`` replaced by ``names[label]`` when ``names`` is given (a tie goes to the smallest label).
+    Used to title a unit by what its patches actually show."""
+    labels = torch.as_tensor(labels).long().cpu()
+    if labels.ndim != 2 or labels.shape[1] == 0:
+        raise ValueError(f"labels must be (U, k) with k >= 1, got {tuple(labels.shape)}")
+    result = []
+    for row in labels:
+        counts = torch.bincount(row - row.min())
+        label = int(counts.argmax()) + int(row.min())
+        result.append((names[label] if names is not None else label, int(counts.max())))
+    return result
+
+
+HUE_NAMES = ("red", "yellow", "green", "cyan", "blue", "magenta")
+
+
+def colour_names(colours: torch.Tensor, *, min_saturation: float = 0.25, min_value: float = 0.2) -> list[str]:
+    """A name for each RGB colour ``(..., 3)`` in [0, 1]: one of :data:`HUE_NAMES` (six hue bins
+    of 60 degrees centred on red, yellow, ...), ``"grey"`` below ``min_saturation`` or ``"dark"``
+    below ``min_value`` (HSV saturation and value). Returns a flat list, one name per colour."""
+    colours = torch.as_tensor(colours).float().cpu().reshape(-1, 3)
+    high, low = colours.max(1).values, colours.min(1).values
+    span = high - low
+    safe = span.clamp_min(1e-8)
+    r, g, b = colours.unbind(1)
+    hue = torch.where(high == r, ((g - b) / safe) % 6, torch.where(high == g, (b - r) / safe + 2, (r - g) / safe + 4)) / 6
+    saturation = span / high.clamp_min(1e-8)
+    bins = ((hue + 1 / 12) % 1 * 6).long().clamp(max=5)
+    names = []
+    for value, sat, hue_bin in zip(high.tolist(), saturation.tolist(), bins.tolist()):
+        names.append("dark" if value < min_value else "grey" if sat < min_saturation else HUE_NAMES[hue_bin])
+    return names
+
+
 class RandomCrops(Dataset):
     """A lazily generated dataset of random square crops of a few pictures, resized to ``size``.
 

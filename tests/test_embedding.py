@@ -277,3 +277,54 @@ def test_figures_draw_without_changing_their_inputs():
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         plotting.show_embedding(torch.randn(6, 3), labels, ["a", "b", "c"])
     plt.close("all")
+
+
+def test_codes_pool_averages_each_map(model, shapes):
+    first = model.roles["first_conv"]
+    full = embedding.codes(model, shapes.images[:5], layer=first)  # (5, 48 * 32 * 32)
+    pooled = embedding.codes(model, shapes.images[:5], layer=first, pool=8)
+    maps = full.reshape(5, 48, 32, 32)
+    expected = maps.reshape(5, 48, 8, 4, 8, 4).mean((3, 5))  # 4 x 4 blocks averaged by hand
+    torch.testing.assert_close(pooled, expected.flatten(1), rtol=1e-5, atol=1e-6)
+    last = model.roles["last_conv"]  # 8 x 8 maps: already small enough, kept as they are
+    torch.testing.assert_close(embedding.codes(model, shapes.images[:5], layer=last, pool=8),
+                               embedding.codes(model, shapes.images[:5], layer=last))
+    torch.testing.assert_close(embedding.codes(model, shapes.images[:5], pool=2), embedding.codes(model, shapes.images[:5]))
+    with pytest.raises(ValueError, match="pool"):
+        embedding.codes(model, shapes.images[:5], pool=0)
+    _assert_unchanged(model)
+
+
+def test_class_contacts_against_a_loop():
+    generator = torch.Generator().manual_seed(3)
+    points, labels = torch.randn(40, 2, generator=generator), torch.randint(3, (40,), generator=generator)
+    contacts = embedding.class_contacts(points, labels, k=4, groups=3)
+    expected = torch.zeros(3, 3, dtype=torch.int64)
+    distances = torch.cdist(points.double(), points.double())
+    for i in range(40):
+        order = [j for j in distances[i].argsort().tolist() if j != i][:4]
+        for j in order:
+            expected[labels[i], labels[j]] += 1
+    assert torch.equal(contacts, expected)
+    assert contacts.sum(1).tolist() == [4 * int((labels == g).sum()) for g in range(3)]
+    islands = torch.cat([torch.zeros(10, 2), torch.full((10, 2), 50.0)]) + torch.rand(20, 2, generator=generator)
+    two = embedding.class_contacts(islands, torch.arange(2).repeat_interleave(10), k=3)
+    assert torch.equal(two, torch.tensor([[30, 0], [0, 30]]))
+    with pytest.raises(ValueError, match="k must be"):
+        embedding.class_contacts(points, labels, k=40)
+    with pytest.raises(ValueError, match="labels"):
+        embedding.class_contacts(points, labels[:5])
+
+
+def test_layer_scores_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from course_utils import plotting
+
+    assert plotting.show_layer_scores(["pixels", "code"], [0.1, 0.9], chance=0.1, title="t").axes
+    with pytest.raises(ValueError, match="names"):
+        plotting.show_layer_scores(["pixels"], [0.1, 0.9])
+    plt.close("all")

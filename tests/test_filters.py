@@ -115,6 +115,18 @@ def test_low_frequency_share_of_known_patterns():
     torch.testing.assert_close(filters.low_frequency_share(weight, cutoff=0.3, size=8), torch.tensor([1.0, 0.0, 1.0, 0.0]))
 
 
+def test_low_frequency_share_of_the_pattern_removes_each_channel_mean(device):
+    weight = torch.randn(5, 3, 7, 7, device=device)
+    expected = naive_low_frequency_share(weight - weight.mean((2, 3), keepdim=True), 0.2, 32)
+    share = filters.low_frequency_share(weight, remove_mean=True)
+    torch.testing.assert_close(share.cpu(), expected, atol=1e-5, rtol=0)
+    offset = torch.full((1, 3, 7, 7), 0.0, device=device) + torch.tensor([1.0, -1.0, 0.5], device=device)[:, None, None]
+    noisy = offset + 0.01 * torch.randn(1, 3, 7, 7, device=device)  # a faint noise on a colour offset
+    assert filters.low_frequency_share(noisy) > 0.8  # the mean counts as smooth (a padded box leaks a little)
+    assert filters.low_frequency_share(noisy, remove_mean=True) < 0.5  # the pattern is noise
+    assert filters.low_frequency_share(offset, remove_mean=True).item() == 0.0  # no pattern at all
+
+
 def test_low_frequency_share_errors():
     with pytest.raises(ValueError, match="cutoff"):
         filters.low_frequency_share(torch.randn(2, 3, 5, 5), cutoff=0)
@@ -138,6 +150,8 @@ def test_filter_figures(shapenet):
         plotting.compare_normalizations(first.weight),
         plotting.compare_normalizations(second.weight[:8], mode="channels"),
         plotting.show_frequency_content(first.weight),
+        plotting.show_frequency_content(first.weight, remove_mean=True),
+        plotting.show_trained_and_random(first.weight, torch.randn_like(first.weight), remove_mean=True),
     ):
         assert fig.axes
         matplotlib.pyplot.close(fig)

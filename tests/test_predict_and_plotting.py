@@ -62,4 +62,11 @@ def test_figures_are_drawn():
     labels = torch.tensor([0, 1, 1, 2])
     assert plotting.show_confusion(labels, torch.tensor([0, 1, 2, 2]), ["a", "b", "c"])
     assert plotting.show_preprocessing(images[0], images[1], images[2] - 0.5)
+    matrix = plotting.confusion_matrix(labels, torch.tensor([0, 1, 2, 2]), 3)
+    torch.testing.assert_close(matrix, torch.tensor([[100.0, 0, 0], [0, 50, 50], [0, 0, 100]]))
+    assert len(plotting.show_confusion(labels, torch.tensor([0, 1, 2, 2]), ["a", "b", "c"]).axes) == 2  # + colourbar
+    shown = plotting.show_class_examples(torch.rand(5, 3, 8, 8), torch.tensor([2, 0, 1, 0, 2]), ["a", "b", "c"])
+    assert [ax.get_title() for ax in shown.axes if ax.images] == ["0: a", "1: b", "2: c"]
+    with pytest.raises(ValueError, match="no image of the classes"):
+        plotting.show_class_examples(torch.rand(2, 3, 8, 8), torch.tensor([0, 0]), ["a", "b"])
     matplotlib.pyplot.close("all")

@@ -249,3 +249,28 @@ def test_figures(shapes):
         plotting.show_top_patches(crops, values, ["a"])
     with pytest.raises(ValueError, match="boxes"):
         plotting.show_boxes(shapes.images[:3], torch.tensor([[0, 0, 10, 10]]))
+
+
+def test_most_selective_units_one_per_favourite_group():
+    selectivity = patches.Selectivity(torch.tensor([0.2, 0.9, 0.5, 0.7, 0.1]), torch.tensor([2, 0, 2, 0, 3]))
+    channels, groups = patches.most_selective_units(selectivity)
+    assert channels.tolist() == [1, 2, 4] and groups.tolist() == [0, 2, 3]  # group 1 is nobody's favourite
+
+
+def test_majority_labels_and_colour_names():
+    labels = torch.tensor([[3, 3, 1, 3], [0, 1, 1, 0]])
+    assert patches.majority_labels(labels) == [(3, 3), (0, 2)]  # a tie goes to the smallest label
+    assert patches.majority_labels(labels, ["a", "b", "c", "d"]) == [("d", 3), ("a", 2)]
+    with pytest.raises(ValueError, match=r"\(U, k\)"):
+        patches.majority_labels(torch.tensor([1, 2]))
+    colours = torch.tensor([[0.9, 0.1, 0.1], [0.9, 0.9, 0.1], [0.1, 0.8, 0.1], [0.1, 0.8, 0.8], [0.1, 0.1, 0.9],
+                            [0.8, 0.1, 0.8], [0.5, 0.5, 0.55], [0.05, 0.1, 0.02]])  # fmt: skip
+    assert patches.colour_names(colours) == ["red", "yellow", "green", "cyan", "blue", "magenta", "grey", "dark"]
+    from matplotlib.colors import rgb_to_hsv  # an independent hue for random saturated colours
+
+    random = torch.rand(200, 3)
+    hsv = torch.from_numpy(rgb_to_hsv(random.numpy()))
+    keep = (hsv[:, 1] >= 0.25) & (hsv[:, 2] >= 0.2)
+    bins = ((hsv[:, 0] + 1 / 12) % 1 * 6).long().clamp(max=5)
+    names = patches.colour_names(random)
+    assert [n for n, k in zip(names, keep) if k] == [patches.HUE_NAMES[b] for b, k in zip(bins.tolist(), keep) if k]

@@ -1,4 +1,5 @@
-"""Figures: image grids with titles, top-k prediction bars, heatmap overlays, receptive fields.
+"""Figures: image grids with titles, one example per class, top-k prediction bars, heatmap overlays,
+receptive fields, confusion matrices.
 
 Every function draws with matplotlib and returns the ``Figure`` so notebooks can tweak or
 save it; nothing here changes the tensors it is given.
@@ -118,18 +119,32 @@ def show_receptive_fields(image: torch.Tensor, rows, *, ax=None):
     return fig
 
 
-def show_confusion(labels: torch.Tensor, predictions: torch.Tensor, classes: Sequence[str]):
-    """Confusion matrix (rows: true class, columns: predicted), as row percentages."""
-    count = len(classes)
+def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor, count: int) -> torch.Tensor:
+    """``(count, count)`` row percentages: cell ``(i, j)`` is the share (in %) of the images of true
+    class ``i`` that were predicted as ``j``; each non-empty row sums to 100."""
+    labels, predictions = torch.as_tensor(labels).reshape(-1).cpu(), torch.as_tensor(predictions).reshape(-1).cpu()
+    if len(labels) != len(predictions):
+        raise ValueError(f"got {len(labels)} labels but {len(predictions)} predictions")
     matrix = torch.zeros(count, count)
-    matrix.index_put_((labels.cpu(), predictions.cpu()), torch.ones(len(labels)), accumulate=True)
-    matrix = 100 * matrix / matrix.sum(1, keepdim=True).clamp(min=1)
-    fig, ax = plt.subplots(figsize=(0.55 * count + 2, 0.55 * count + 1))
-    ax.imshow(matrix.numpy(), cmap="Blues", vmin=0, vmax=100)
+    matrix.index_put_((labels.long(), predictions.long()), torch.ones(len(labels)), accumulate=True)
+    return 100 * matrix / matrix.sum(1, keepdim=True).clamp(min=1)
+
+
+def show_confusion(labels: torch.Tensor, predictions: torch.Tensor, classes: Sequence[str], *, title: str | None = None):
+    """Confusion matrix (rows: true class, columns: predicted) as row percentages, with a colourbar:
+    each row sums to 100% (see :func:`confusion_matrix`)."""
+    count = len(classes)
+    matrix = confusion_matrix(labels, predictions, count)
+    fig, ax = plt.subplots(figsize=(0.55 * count + 3, 0.55 * count + 1.3))
+    shown = ax.imshow(matrix.numpy(), cmap="Blues", vmin=0, vmax=100)
+    bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("% of the true class's images (row percentages)", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
     ax.set_xticks(range(count), classes, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(count), classes, fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title or "confusion matrix: each row sums to 100%", fontsize=9)
     for i in range(count):
         for j in range(count):
             if matrix[i, j] >= 0.5:
@@ -137,6 +152,21 @@ def show_confusion(labels: torch.Tensor, predictions: torch.Tensor, classes: Seq
                         color="white" if matrix[i, j] > 50 else "black")  # fmt: skip
     fig.tight_layout()
     return fig
+
+
+def show_class_examples(images: torch.Tensor, labels: torch.Tensor, classes: Sequence[str], *, ncols: int | None = None,
+                        cell: float = 1.6):  # fmt: skip
+    """One example of each class: the first image of each of ``classes`` in ``images (N, 3, H, W)``
+    (``labels (N,)`` index ``classes``), titled with its class. Every class needs an image."""
+    labels = torch.as_tensor(labels).reshape(-1).cpu()
+    if len(labels) != len(images):
+        raise ValueError(f"got {len(images)} images but {len(labels)} labels")
+    missing = [name for index, name in enumerate(classes) if not (labels == index).any()]
+    if missing:
+        raise ValueError(f"no image of the classes {missing}: pass more images")
+    first = [int((labels == index).nonzero()[0]) for index in range(len(classes))]
+    return show_images(images[first], [f"{index}: {name}" for index, name in enumerate(classes)],
+                       ncols=ncols or min(len(classes), 5), cell=cell)  # fmt: skip
 
 
 def show_preprocessing(original: torch.Tensor, resized: torch.Tensor, normalized: torch.Tensor):
@@ -151,9 +181,13 @@ def show_preprocessing(original: torch.Tensor, resized: torch.Tensor, normalized
         ax.axis("off")
     for ax, tensor, title in ((axes[2], resized, "pixels in [0, 1]"), (axes[3], normalized, "after (x - mean) / std")):
         for channel, colour in enumerate(("red", "green", "blue")):
-            ax.hist(tensor[channel].flatten().cpu().numpy(), bins=50, histtype="step", color=colour)
+            ax.hist(tensor[channel].flatten().cpu().numpy(), bins=50, histtype="step", color=colour,
+                    label=f"{colour} channel")  # fmt: skip
         ax.set_title(title, fontsize=9)
-        ax.set_yticks([])
+        ax.set_xlabel("value", fontsize=8)
+        ax.set_ylabel("number of pixels", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7, frameon=False)
     axes[3].axvline(0, color="black", lw=0.8)
     fig.tight_layout()
     return fig

@@ -10,7 +10,7 @@ import torch
 from ..embedding import grid_image
 from ..imaging import to_display
 
-__all__ = ["show_embedding", "show_neighbors", "show_image_grid"]
+__all__ = ["show_embedding", "show_neighbors", "show_image_grid", "show_layer_scores"]
 
 
 def show_embedding(xy, labels, classes: Sequence[str], *, title: str | None = None, ax=None, size: float = 8):
@@ -75,5 +75,30 @@ def show_image_grid(images, cells, rows: int, cols: int, *, title: str | None = 
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def show_layer_scores(names: Sequence[str], scores, *, chance: float | None = None, ylabel: str = "5-NN accuracy",
+                      title: str | None = None):  # fmt: skip
+    """A score per layer along the network (e.g. k-NN accuracy of each layer's codes), in order,
+    with the chance level dashed."""
+    scores = [float(score) for score in scores]
+    if len(scores) != len(names):
+        raise ValueError(f"got {len(names)} names but {len(scores)} scores")
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(names) + 1.5), 3.2))
+    ax.plot(range(len(scores)), scores, "o-", color="#3182bd")
+    for position, score in enumerate(scores):
+        ax.annotate(f"{score:.0%}", (position, score), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    if chance is not None:
+        ax.axhline(chance, color="grey", lw=0.8, ls="--", label=f"chance ({chance:.0%})")
+        ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.set_xticks(range(len(names)), names, fontsize=8)
+    ax.set_ylim(0, 1.08)
+    ax.set_ylabel(ylabel, fontsize=9)
+    if title:
+        ax.set_title(title, fontsize=10)
+    for spine in ("top", "right"):
+        ax.spines[spine].set_visible(False)
     fig.tight_layout()
     return fig

@@ -43,7 +43,10 @@ def show_top_patches(crops, values, titles: Sequence[str] | None = None, *, unit
     rows_k = math.ceil(k / side)
     ncols = min(units, units_per_row)
     nrows = math.ceil(units / ncols)
-    fig = plt.figure(figsize=(ncols * side * cell + 0.2 * ncols, nrows * (rows_k * cell + 0.35)))
+    lines = max(title.count("\n") + 1 for title in titles)  # room for titles of several lines
+    title_height = 0.17 * lines + 0.18
+    height = rows_k * cell + title_height
+    fig = plt.figure(figsize=(ncols * side * cell + 0.2 * ncols, nrows * height))
     subfigs = fig.subfigures(nrows, ncols, squeeze=False, wspace=0.04, hspace=0.02).flat
     for unit, sub in enumerate(subfigs):
         axes = list(sub.subplots(rows_k, side, squeeze=False).flat)
@@ -51,11 +54,12 @@ def show_top_patches(crops, values, titles: Sequence[str] | None = None, *, unit
             ax.axis("off")
         if unit >= units:
             continue
-        sub.suptitle(titles[unit], fontsize=9)
+        sub.suptitle(titles[unit], fontsize=8.5, y=0.995, va="top")
         for ax, crop, value in zip(axes, crops[unit], values[unit]):
             ax.imshow(to_display(crop), interpolation="antialiased")
             _value_label(ax, float(value))
-        sub.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.85, wspace=0.04, hspace=0.04)
+        sub.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - title_height / height, wspace=0.04,
+                            hspace=0.04)  # fmt: skip
     return fig
 
 
