@@ -196,3 +196,54 @@ def test_texture_matches_the_style_grams_and_errors(device):
     with pytest.raises(ValueError, match="optimizer"):
         texture(model, style, optimizer="sgd", steps=1)
     _unchanged(model)
+
+
+# --------------------------------------------------------------------------- #
+# Lecture 12's objective per position, lecture 13's evaluation counts and shuffled tiles
+# --------------------------------------------------------------------------- #
+def test_deepdream_per_position_divides_each_octave_by_the_layers_positions(shapenet):
+    image = make_shapes(1, seed=4).images
+    layer = shapenet.roles["deepdream"]
+    dreamed, summed = deepdream(shapenet, image, layer, octaves=2, steps=3, jitter=4)
+    same, mean = deepdream(shapenet, image, layer, octaves=2, steps=3, jitter=4, per_position=True)
+    torch.testing.assert_close(same, dreamed, rtol=0, atol=0)  # the dream itself does not change
+    for index, size in enumerate(octave_sizes(*image.shape[-2:], 2, 1.4, shapenet.min_input_size())):
+        probe = torch.zeros(1, 3, *size)
+        h, w = hooks.activations(shapenet, probe, layer)[layer].shape[-2:]
+        torch.testing.assert_close(mean[3 * index:3 * index + 3], summed[3 * index:3 * index + 3] / (h * w))
+    _unchanged(shapenet)
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_style_transfer_counts_its_evaluations_per_step(optimizer):
+    model = models.load("texturenet", device="cpu")
+    content_image, style = make_shapes(2, seed=9, size=32).images.split(1)
+    calls = []
+    handle = model.register_forward_hook(lambda *args: calls.append(1))
+    try:
+        result = style_transfer(model, content_image, style, optimizer=optimizer, steps=4)
+    finally:
+        handle.remove()
+    evaluations = result.records["evaluations"]
+    assert evaluations.shape == (4, 1)
+    if optimizer == "adam":
+        assert torch.equal(evaluations, torch.ones(4, 1))
+    # every forward pass of the loop is counted once (the targets' two passes come before the loop)
+    assert evaluations.sum().item() == len(calls) - 2 and (evaluations >= 1).all()
+    assert hooks.count_hooks(model) == 0
+
+
+def test_shuffle_tiles_moves_whole_tiles_and_keeps_the_pixels():
+    from course_utils.synthesis.style import shuffle_tiles
+
+    images = torch.rand(2, 3, 8, 12)
+    tiled = shuffle_tiles(images, 4, seed=1)
+    assert tiled.shape == images.shape and not torch.equal(tiled, images)
+    originals = {images[n, :, i:i + 4, j:j + 4].numpy().tobytes() for n in range(1) for i in (0, 4) for j in (0, 4, 8)}
+    moved = {tiled[n, :, i:i + 4, j:j + 4].numpy().tobytes() for n in range(1) for i in (0, 4) for j in (0, 4, 8)}
+    assert moved == originals  # the same six tiles, in another order
+    pixels = shuffle_tiles(images, 1)
+    torch.testing.assert_close(pixels.flatten(2).sort(dim=2).values, images.flatten(2).sort(dim=2).values)
+    assert torch.equal(shuffle_tiles(images, 4, seed=1), tiled)
+    with pytest.raises(ValueError, match="divide"):
+        shuffle_tiles(images, 5)

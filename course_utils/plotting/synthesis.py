@@ -47,18 +47,24 @@ def show_history(history: torch.Tensor, labels: Sequence[str] | None = None, *, 
 __all__ = ["stretch", "show_optimized", "show_history"]
 
 
-def show_grams(grams: Sequence[torch.Tensor], titles: Sequence[str] | None = None, *, cell: float = 2.2):
+def show_grams(grams: Sequence[torch.Tensor], titles: Sequence[str] | None = None, *, cell: float = 2.2,
+               shared_scale: bool = False):  # fmt: skip
     """Gram matrices as images, one panel each: ``(C, C)`` or ``(1, C, C)`` (lecture 13).
 
-    Each matrix has its own colour scale (its largest entry is yellow); the panel's title gets the
-    matrix size ``C x C``, so layers of different widths can be compared side by side.
+    Each panel has a colourbar; each matrix has its own colour scale, or, with ``shared_scale``,
+    one scale for all (to compare the Gram matrices of different images at the same layer). The
+    panel's title gets the matrix size ``C x C``.
     """
     grams = [torch.as_tensor(gram).detach().float().cpu().reshape(gram.shape[-2], gram.shape[-1]) for gram in grams]
     if titles is not None and len(titles) != len(grams):
         raise ValueError(f"got {len(grams)} Gram matrices but {len(titles)} titles")
-    fig, axes = plt.subplots(1, len(grams), figsize=(cell * len(grams), cell + 0.4), squeeze=False)
+    limits = {}
+    if shared_scale:
+        limits = {"vmin": min(float(g.min()) for g in grams), "vmax": max(float(g.max()) for g in grams)}
+    fig, axes = plt.subplots(1, len(grams), figsize=((cell + 0.5) * len(grams), cell + 0.4), squeeze=False)
     for index, (ax, gram) in enumerate(zip(axes.flat, grams)):
-        ax.imshow(gram.numpy(), cmap="viridis", interpolation="nearest")
+        shown = ax.imshow(gram.numpy(), cmap="viridis", interpolation="nearest", **limits)
+        fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04).ax.tick_params(labelsize=7)
         size = f"{gram.shape[0]} x {gram.shape[1]}"
         ax.set_title(size if titles is None else f"{titles[index]}\n{size}", fontsize=8)
         ax.axis("off")

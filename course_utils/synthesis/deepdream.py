@@ -10,6 +10,7 @@ from .. import config
 from ..hooks import activations, get_layer
 from ..imaging import check_images, resize
 from .losses import dream, guided_dream
+from .objectives import Objective
 from .optimize import optimize
 from .transforms import jitter as jitter_transform
 
@@ -37,7 +38,7 @@ def _guide_features(model, guide: torch.Tensor, layer: str) -> torch.Tensor:
 
 def deepdream(model, image: torch.Tensor, layer: str | None = None, *, octaves: int = 4, scale: float = 1.4,
               steps: int = 10, step_size: float = 1.5, jitter: int = 32, guide: torch.Tensor | None = None,
-              seed: int | None = 0):  # fmt: skip
+              seed: int | None = 0, per_position: bool = False):  # fmt: skip
     """Dream: gradient ascent on ``||a||^2 / 2`` at ``layer``, at several scales (octaves).
 
     Each step (the lecture's, and the original Caffe notebook's): roll the image by a random
@@ -59,10 +60,14 @@ def deepdream(model, image: torch.Tensor, layer: str | None = None, *, octaves: 
             towards the most similar feature vector of the guide image(s).
         seed: seeds the jitter (``None``: not seeded); the global RNG state is given back
             afterwards (:func:`course_utils.config.seeded`).
+        per_position: divide the history by the number of positions ``h * w`` of the layer at
+            each octave (the mean over positions of ``sum_c a^2 / 2``), so that a larger octave
+            is not read as growth. The dream itself does not change (the step is normalized).
 
     Returns:
         ``(dream, history)``: the dreamed images ``(N, 3, H, W)`` in [0, 1], and the objective
-        ``(octaves * steps, N)`` at each step (it grows within each octave).
+        ``(octaves * steps, N)`` at each step, before that step's update: ``history[0]`` is the
+        value of the photo itself at the smallest octave (it grows within each octave).
 
     Example:
         >>> dreamed, history = deepdream(model, photo[None], model.roles["deepdream"])
@@ -81,6 +86,9 @@ def deepdream(model, image: torch.Tensor, layer: str | None = None, *, octaves: 
     sizes = octave_sizes(*base.shape[-2:], octaves, scale, smallest)
     detail = torch.zeros(base.shape[0], 3, *sizes[0], device=device)  # what the dream added so far
     histories = []
+    # h * w of the layer, read from the step's own forward pass (no extra pass)
+    positions = Objective(lambda ctx: ctx.acts[layer].new_full((ctx.image.shape[0],), ctx.acts[layer][0, 0].numel()),
+                          [layer], "positions")  # fmt: skip
     with config.seeded(seed):  # the jitter; the caller's RNG is left alone
         for index, size in enumerate(sizes):
             octave = resize(base, size) if size != tuple(base.shape[-2:]) else base  # (N, 3, h, w)
@@ -90,9 +98,10 @@ def deepdream(model, image: torch.Tensor, layer: str | None = None, *, octaves: 
             result = optimize(
                 model, objective, param=(octave + detail).clamp(0, 1), transforms=[jitter_transform(shift)],
                 steps=steps, lr=step_size / 255, optimizer="normalized", desc=f"octave {index + 1}/{len(sizes)}",
+                record={"positions": positions} if per_position else None,
             )  # fmt: skip
             detail = result.image - octave
-            histories.append(result.history)
+            histories.append(result.history / result.records["positions"] if per_position else result.history)
     return result.image, torch.cat(histories)
 
 

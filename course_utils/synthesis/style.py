@@ -73,7 +73,9 @@ def style_transfer(model, content_image: torch.Tensor, style: torch.Tensor, *, o
 
     Returns:
         a :class:`~.optimize.SynthesisResult`: ``image`` ``(N, 3, H, W)``, ``history`` the total
-        loss ``(steps, N)``, ``records["content"]`` and ``records["style"]`` the two losses alone.
+        loss ``(steps, N)``, ``records["content"]`` and ``records["style"]`` the two losses alone,
+        ``records["evaluations"]`` the forward-and-backward evaluations each step made (Adam: 1;
+        L-BFGS: one per point of its line search).
 
     Example:
         >>> result = style_transfer(models.load("vgg19"), photo[None], painting[None])
@@ -94,8 +96,56 @@ def style_transfer(model, content_image: torch.Tensor, style: torch.Tensor, *, o
     lr = (1.0 if optimizer == "lbfgs" else 0.02) if lr is None else lr
     with config.seeded(seed):  # the noise start; the caller's RNG is left alone
         start = _start(init, content_image, style.to(device), content_image.shape[-2:], content_image.shape[0], device)
-        return optimize(model, objective, param=start, steps=steps, lr=lr, optimizer=optimizer, minimize=True,
-                        record={"content": content_loss, "style": style_loss}, desc="style transfer")  # fmt: skip
+        with _count_evaluations(model) as counter:
+            result = optimize(model, objective, param=start, steps=steps, lr=lr, optimizer=optimizer, minimize=True,
+                              record={"content": content_loss, "style": style_loss}, post_step=[counter.step_done],
+                              desc="style transfer")  # fmt: skip
+    result.records["evaluations"] = counter.per_step(result.image.shape[0])
+    return result
+
+
+class _count_evaluations:
+    """Counts the forward passes of ``model`` made in each step of the loop (a forward hook, removed
+    on exit); ``step_done`` is the loop's post-step hook."""
+
+    def __init__(self, model):
+        self.model, self.calls, self.steps = model, 0, []
+
+    def __enter__(self):
+        self.handle = self.model.register_forward_hook(self._hook)
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+        return False
+
+    def _hook(self, module, inputs, output):
+        self.calls += 1
+
+    def step_done(self, state) -> None:
+        self.steps.append(self.calls)
+        self.calls = 0
+
+    def per_step(self, batch: int) -> torch.Tensor:
+        return torch.tensor(self.steps, dtype=torch.float32)[:, None].expand(-1, batch).clone()  # (steps, N)
+
+
+def shuffle_tiles(images: torch.Tensor, tile: int, *, seed: int = 0) -> torch.Tensor:
+    """The images cut into ``tile x tile`` squares put back in a random order (``tile=1``: the
+    pixels shuffled), ``(N, 3, H, W)`` -> same shape; H and W must be multiples of ``tile``.
+
+    A tile-shuffled texture keeps its local patterns and so nearly its Gram matrices; a
+    pixel-shuffled one keeps only its colour histogram (lecture 13).
+    """
+    check_images(images, "images")
+    n, c, h, w = images.shape
+    if tile < 1 or h % tile or w % tile:
+        raise ValueError(f"tile must divide the image size {h} x {w}, got {tile}")
+    rows, cols = h // tile, w // tile
+    tiles = images.reshape(n, c, rows, tile, cols, tile).permute(0, 2, 4, 1, 3, 5).reshape(n, rows * cols, c, tile, tile)
+    order = torch.randperm(rows * cols, generator=torch.Generator().manual_seed(seed)).to(images.device)
+    tiles = tiles[:, order].reshape(n, rows, cols, c, tile, tile)
+    return tiles.permute(0, 3, 1, 4, 2, 5).reshape(n, c, h, w)
 
 
 def texture(model, style: torch.Tensor, *, size: int | tuple[int, int] | None = None, batch: int = 1,
@@ -126,4 +176,4 @@ def texture(model, style: torch.Tensor, *, size: int | tuple[int, int] | None = 
                         desc="texture")  # fmt: skip
 
 
-__all__ = ["style_transfer", "texture", "style_targets"]
+__all__ = ["style_transfer", "texture", "style_targets", "shuffle_tiles"]
