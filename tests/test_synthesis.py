@@ -203,6 +203,36 @@ def test_optimize_errors():
         S.optimize(model, S.class_score(0), param=_images(1), steps=-1)
 
 
+def test_keep_best_returns_the_best_image_evaluated(device):
+    """The image kept is the one the loop evaluated at the step where the value peaks, per image;
+    independent reference: the images collected by a post-step hook."""
+    model = Tiny().to(device).eval()
+    start = _images(2, device=device)
+    seen = [start.clone()]  # the image evaluated at step s is the one left by step s - 1
+
+    def collect(state):
+        seen.append(state.image.detach().clone())
+
+    # A large step with decay towards grey: the score rises, then falls, so best != last.
+    objective = S.class_score([0, 1])
+    result = S.optimize(model, objective, param=start, steps=8, lr=0.5, optimizer="sgd", keep_best=True,
+                        post_step=[R.decay(0.0), lambda state: state.optimizer.param_groups[0].update(lr=-0.5 if state.step >= 3 else 0.5), collect])
+    best_step = result.history.argmax(0)
+    assert torch.equal(result.best_step, best_step)
+    for i in range(2):
+        assert torch.allclose(result.image[i], seen[int(best_step[i])][i])
+    assert (best_step < 7).all() and not torch.allclose(result.image, result.param().detach())
+    last = S.optimize(model, objective, param=start, steps=3, lr=0.5, optimizer="sgd")
+    assert last.best_step is None and torch.allclose(last.image, last.param().detach())
+    recorded = S.optimize(model, objective - 10.0 * S.l2(), param=start, steps=4, lr=0.2, optimizer="sgd",
+                          record={"score": objective}, keep_best="score")
+    assert torch.equal(recorded.best_step, recorded.records["score"].argmax(0))
+    lowest = S.optimize(model, objective, param=start, steps=4, lr=0.2, optimizer="sgd", minimize=True, keep_best=True)
+    assert torch.equal(lowest.best_step, lowest.history.argmin(0))
+    with pytest.raises(ValueError, match="keep_best must be"):
+        S.optimize(model, objective, param=start, steps=1, keep_best="score")
+
+
 def test_custom_optimizer_factory():
     model = Tiny().eval()
     x0 = _images(1) * 0.5 + 0.25

@@ -22,6 +22,7 @@ def class_model(
     size: int | None = None,
     init=None,
     optimizer: str = "normalized",
+    keep_best: bool = True,
 ) -> SynthesisResult:
     """An image that maximizes a class score: ``argmax_I S_c(I) - l2 ||I - 0.5||^2`` (Simonyan et al.
     2014, eq. 1; pixels in [0, 1], measured from grey).
@@ -29,7 +30,10 @@ def class_model(
     Gradient ascent from grey plus a little noise; at each step the image is randomly rolled by up to
     ``jitter`` pixels before the model, the step is ``lr * g / mean|g|`` (scale-free, so the same
     ``lr`` suits any model) with ``lr`` lowered linearly to a tenth by the last step, the image is
-    clamped to [0, 1], and blurred every ``blur_every`` steps.
+    clamped to [0, 1], and blurred every ``blur_every`` steps. The image returned is, per target,
+    the one with the highest class score seen during the run (``keep_best=True``; the score of the
+    jittered image the step evaluated), not necessarily the last: the periodic blur can win over the
+    shrinking step and lower the score towards the end.
 
     Args:
         model: a classifier, e.g. ``models.load("alexnet")`` (ShapeNet offline).
@@ -41,11 +45,13 @@ def class_model(
             (0 switches it off). size: the image side (default: the model's input size).
         init: a start image ``(N, 3, H, W)`` in [0, 1] instead of grey noise.
         optimizer: any update rule of :func:`~.optimize.optimize` (``"adam"``, ``"sgd"``, ...).
+        keep_best: return the image of the best score seen (default) or, with ``False``, the last.
 
     Returns:
         a :class:`~.optimize.SynthesisResult`: ``image`` ``(N, 3, H, W)`` in [0, 1] and ``history``
         ``(steps, N)`` the class scores ``S_c`` (before the softmax) at each step;
-        ``records["objective"]`` holds the regularized objective. Unpacks as ``image, scores``.
+        ``records["objective"]`` holds the regularized objective; ``best_step`` ``(N,)`` the step of
+        the returned image (``None`` with ``keep_best=False``). Unpacks as ``image, scores``.
 
     Example:
         >>> image, scores = class_model(models.load("shapenet"), "ring")
@@ -67,10 +73,12 @@ def class_model(
         optimizer=optimizer,
         post_step=[blur_hook(blur_every, blur_sigma), linear_decay(0.1)],
         record={"score": score},
+        keep_best="score" if keep_best else False,
         desc="class model",
     )
     records = {"objective": result.history, **result.records}
-    return SynthesisResult(image=result.image, history=records.pop("score"), records=records, param=result.param)
+    return SynthesisResult(image=result.image, history=records.pop("score"), records=records, param=result.param,
+                           best_step=result.best_step)
 
 
 __all__ = ["class_model"]

@@ -100,7 +100,10 @@ class SynthesisResult:
         history: ``(steps, N)`` float CPU tensor, the objective per image at each step (before
             that step's update).
         records: ``{name: (steps, N)}`` for the extra objectives given as ``record=``.
-        param: the parameterization, to continue optimizing (``optimize(..., param=result.param)``).
+        param: the parameterization, to continue optimizing (``optimize(..., param=result.param)``;
+            it holds the last image, also when ``image`` is the best one).
+        best_step: ``(N,)`` int64, the step whose image ``image`` is when ``optimize`` kept the best
+            image seen (``keep_best``); ``None`` when ``image`` is the last one.
 
     Unpacks as ``image, history = result``.
     """
@@ -109,6 +112,7 @@ class SynthesisResult:
     history: torch.Tensor
     records: dict = field(default_factory=dict)
     param: Parameterization | None = None
+    best_step: torch.Tensor | None = None
 
     def __iter__(self):
         return iter((self.image, self.history))
@@ -154,6 +158,7 @@ def optimize(
     post_step: Sequence[Callable[[StepState], None]] = (),
     minimize: bool = False,
     record: dict | None = None,
+    keep_best: bool | str = False,
     desc: str = "optimize",
 ) -> SynthesisResult:
     """Optimize an image for ``objective`` (gradient ascent by default) and return it.
@@ -182,6 +187,11 @@ def optimize(
         minimize: minimize the objective instead (losses such as a feature-match distance).
         record: extra objectives ``{name: Objective}`` evaluated in the same forward pass, kept in
             ``result.records`` (e.g. the class score alone when the objective adds a prior).
+        keep_best: ``False`` (default): return the last image. ``True``: return, per image, the image
+            with the best objective value seen (highest; lowest with ``minimize``), i.e. the image
+            ``param()`` at the step where ``history`` peaks; a name of ``record``: the image where that
+            record is highest (e.g. ``"score"``). Values are those measured in the loop (after the
+            transforms). ``result.best_step`` says which step.
         desc: the progress bar's label.
 
     Returns:
@@ -211,6 +221,9 @@ def optimize(
         batch = param().shape[0]
     history = torch.zeros(steps, batch, device=device)  # filled on the device: no sync per step
     records = {name: torch.zeros(steps, batch, device=device) for name in record}
+    if keep_best is not False and keep_best is not True and keep_best not in record:
+        raise ValueError(f"keep_best must be True, False or a name of record ({', '.join(map(repr, record)) or 'none given'}), got {keep_best!r}")
+    best = None  # (image (N, 3, H, W), value (N,), step (N,)) when keep_best
     first: dict = {}
 
     with eval_mode(model), frozen(model), capture_activations(model, layers, detach=False) as acts:
@@ -227,6 +240,8 @@ def optimize(
             for tensor, grad in zip(tensors, grads):
                 tensor.grad = grad
             if not first:  # the step's first evaluation (L-BFGS evaluates several times)
+                if keep_best is not False:  # a copy: a pixel parameter is updated in place by the step
+                    first["image"] = image.detach().clone()
                 first["values"] = values.detach()
                 first["grads"] = [-sign * g for g in grads] if post_step else []
                 with torch.no_grad():
@@ -242,6 +257,8 @@ def optimize(
                     history[step] = first["values"]
                     for name, values in first["records"].items():
                         records[name][step] = values
+                    if keep_best is not False:
+                        best = _keep_best(best, step, first, keep_best, minimize)
                     if post_step:
                         state = StepState(step, steps, param, first["grads"], first["values"], opt)
                         for hook in post_step:
@@ -253,13 +270,28 @@ def optimize(
             acts.clear()
 
     with torch.no_grad():
-        image = param().detach().clamp(0.0, 1.0)
+        image = param().detach().clamp(0.0, 1.0) if best is None else best[0].clamp(0.0, 1.0)
     return SynthesisResult(
         image=image,
         history=history.cpu(),
         records={name: values.cpu() for name, values in records.items()},
         param=param,
+        best_step=None if best is None else best[2].cpu(),
     )
+
+
+def _keep_best(best, step: int, first: dict, keep_best, minimize: bool):
+    """Update ``(image, value, step)`` with this step's evaluated image where its value is better."""
+    if keep_best is True:
+        value = -first["values"] if minimize else first["values"]  # (N,), higher is better
+    else:
+        value = first["records"][keep_best]
+    image = first["image"]  # (N, 3, H, W), the image the step evaluated (before its update)
+    if best is None:
+        return image.clone(), value.clone(), torch.full_like(value, step, dtype=torch.long)
+    better = value > best[1]  # (N,)
+    return (torch.where(better.view(-1, 1, 1, 1), image, best[0]), torch.where(better, value, best[1]),
+            torch.where(better, torch.full_like(best[2], step), best[2]))
 
 
 __all__ = ["optimize", "SynthesisResult", "StepState", "NormalizedGradient", "OPTIMIZERS", "linear_decay"]
