@@ -244,6 +244,10 @@ def test_pgd_targeted_reaches_the_targets(shapenet, shapes, device):
         reached = (model(result).argmax(1) == goal).float().mean().item()  # 0.9 on this batch
         before, after = (adversarial.target_confidence(model, x, goal) for x in (images, result))
     assert reached >= 0.75, reached
+    assert adversarial.success_rate(model, result, goal, targeted=True) == pytest.approx(reached)
+    with torch.no_grad():
+        missed = (model(result).argmax(1) != goal).float().mean().item()
+    assert adversarial.success_rate(model, result, goal) == pytest.approx(missed)
     assert bool((after > before).all())  # every image moves toward its target
     by_name = adversarial.pgd(model, images[:2], "heart", epsilon=16 / 255, steps=2, targeted=True)
     assert torch.equal(by_name, adversarial.pgd(model, images[:2], model.classes.index("heart"), epsilon=16 / 255, steps=2, targeted=True))

@@ -8,7 +8,7 @@ from .. import config, hooks
 from ..imaging import check_images
 from ._common import check_epsilon, input_gradient, loss_labels
 
-__all__ = ["pgd"]
+__all__ = ["pgd", "success_rate"]
 
 
 def pgd(
@@ -75,3 +75,20 @@ def pgd(
             delta = (adversarial - images).clamp(-epsilon, epsilon)  # project onto the ball ...
             adversarial = (images + delta).clamp(0, 1)  # ... and onto the valid pixels
     return adversarial.detach()
+
+
+def success_rate(model, adversarial_images: torch.Tensor, labels, *, targeted: bool = False) -> float:
+    """The share of ``adversarial_images`` on which an attack succeeded, a float in [0, 1].
+
+    Untargeted: the model's answer differs from ``labels`` (the true labels, or the clean answers);
+    targeted: the answer equals ``labels`` (the targets). Pass only images the model got right
+    to read it as the attack's success rate rather than an error rate.
+    """
+    check_images(adversarial_images, "adversarial_images")
+    labels = loss_labels(model, adversarial_images, labels) if labels is not None else None
+    if labels is None:
+        raise ValueError("success_rate needs labels: the true labels (untargeted) or the targets (targeted)")
+    with torch.no_grad(), hooks.eval_mode(model):
+        answers = model(adversarial_images).argmax(dim=1)  # (N,)
+    hits = answers == labels if targeted else answers != labels
+    return hits.float().mean().item()

@@ -35,13 +35,16 @@ def show_adversarial(images, changed, titles: Sequence[str] | None = None, *, ma
     return fig
 
 
-def plot_accuracy_under_attack(epsilons, curves: dict):
-    """Accuracy versus epsilon (pixel units, shown in 1/255), one line per entry of ``curves``."""
-    fig, ax = plt.subplots(figsize=(5, 3.4))
+def plot_accuracy_under_attack(epsilons, curves: dict, *, title: str = "accuracy under attack"):
+    """Accuracy versus epsilon (pixel units, shown in 1/255), one line per entry of ``curves``
+    (e.g. ``{"FGSM": ..., "PGD": ...}`` from :func:`course_utils.adversarial.accuracy_under_attack`)."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
     x = np.asarray(epsilons, dtype=float) * 255
-    for name, accuracy in curves.items():
-        ax.plot(x, np.asarray(accuracy, dtype=float), marker="o", label=name)
-    ax.set(xlabel="epsilon (x 1/255)", ylabel="accuracy", ylim=(0, 1.02), title="FGSM: accuracy under attack")
+    markers = "osD^v"
+    for index, (name, accuracy) in enumerate(curves.items()):
+        ax.plot(x, np.asarray(accuracy, dtype=float), marker=markers[index % len(markers)], label=name)
+    ax.set(xlabel="epsilon (x 1/255)", ylabel="accuracy", ylim=(0, 1.02), title=title)
+    ax.set_xticks(x, [f"{value:g}" for value in x])
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -82,16 +85,19 @@ def show_hog_match(start, result, target, start_hog, result_hog, target_hog):
 
 
 def plot_confidence_history(histories: dict, *, threshold: float | None = None):
-    """Target probability per step, the median and the range over images, one entry per method."""
-    fig, ax = plt.subplots(figsize=(5, 3.4))
+    """Target probability per step, one entry per method: the line is the median over the images,
+    the shaded band runs from the lowest to the highest image; ``threshold`` a dotted line."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
     for name, history in histories.items():
         history = torch.as_tensor(history).float()
         steps = np.arange(len(history))
-        ax.plot(steps, history.median(dim=1).values.numpy(), label=name)
-        ax.fill_between(steps, history.min(dim=1).values.numpy(), history.max(dim=1).values.numpy(), alpha=0.2)
+        (line,) = ax.plot(steps, history.median(dim=1).values.numpy(), label=f"{name}: median")
+        ax.fill_between(steps, history.min(dim=1).values.numpy(), history.max(dim=1).values.numpy(), alpha=0.2,
+                        color=line.get_color(), label=f"{name}: lowest to highest")  # fmt: skip
     if threshold is not None:
-        ax.axhline(threshold, color="k", lw=0.8, ls=":")
-    ax.set(xlabel="step / generation", ylabel="p(target)", ylim=(0, 1.02))
+        ax.axhline(threshold, color="k", lw=0.8, ls=":", label=f"goal {threshold:g}")
+    n = torch.as_tensor(next(iter(histories.values()))).shape[1] if histories else 0
+    ax.set(xlabel="step / generation", ylabel="p(target)", ylim=(0, 1.02), title=f"p(target) of {n} images, per step")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
