@@ -16,7 +16,8 @@ from . import hooks
 from .config import progress
 from .imaging import check_images
 
-__all__ = ["UnitStatistics", "default_layers", "feature_maps", "unit_statistics"]
+__all__ = ["PaddingBands", "UnitStatistics", "default_layers", "feature_maps", "layer_labels", "padding_bands",
+           "unit_statistics"]
 
 
 class UnitStatistics(NamedTuple):
@@ -38,6 +39,53 @@ class UnitStatistics(NamedTuple):
     always_on: torch.Tensor
 
 
+class PaddingBands(NamedTuple):
+    """What :func:`padding_bands` returns: the maps with the network's own zero padding and with a
+    reflected surround (cropped back to the same grid), and which maps have a bright border line."""
+
+    zero: torch.Tensor  #: (N, C, h, w) the layer's maps as the network computes them
+    reflected: torch.Tensor  #: (N, C, h, w) the maps of the image surrounded by its reflection, cropped back
+    banded_zero: torch.Tensor  #: (N, C) bool: a border line over ``factor`` x brighter than the interior
+    banded_reflected: torch.Tensor  #: (N, C) bool: the same, with the reflected surround
+
+
+def _border_lines(maps: torch.Tensor) -> torch.Tensor:
+    """``(N, C, 4)``: the mean of the top, bottom, left and right line of cells of each map."""
+    return torch.stack([maps[..., 0, :].mean(-1), maps[..., -1, :].mean(-1), maps[..., 0].mean(-1), maps[..., -1].mean(-1)], -1)
+
+
+def padding_bands(model: nn.Module, images: torch.Tensor, layer: str, *, pad: int = 16, factor: float = 3.0,
+                  margin: int = 4) -> PaddingBands:  # fmt: skip
+    """Is a bright band along the border of a layer's maps the convolutions' zero padding?
+
+    A zero-padded convolution of a model that normalizes inside sees, beyond the border, the
+    training data's *mean colour*: the border becomes an edge. Surrounding the image by its own
+    reflection (``pad`` pixels on each side) removes that edge; the maps are then cropped back to the
+    original grid (``pad`` must be a multiple of the layer's total stride). A map is *banded* when one
+    of its four border lines is over ``factor`` times brighter than its interior (``margin`` cells in).
+
+    Returns:
+        :class:`PaddingBands` (CPU tensors).
+    """
+    check_images(images)
+    zero = feature_maps(model, images, layer).cpu()
+    if zero.ndim != 4:
+        raise ValueError(f"layer {layer!r} gives {tuple(zero.shape)}; padding_bands needs feature maps (N, C, h, w)")
+    stride = images.shape[-1] / zero.shape[-1]
+    cut = pad / stride
+    if cut != int(cut) or cut < 1 or zero.shape[-1] <= 2 * margin + 1 or zero.shape[-2] <= 2 * margin + 1:
+        raise ValueError(f"pad {pad} must be a multiple of the layer's stride {stride:g} (and the maps larger than the margin)")
+    cut = int(cut)
+    big = torch.nn.functional.pad(images, (pad,) * 4, mode="reflect")
+    reflected = feature_maps(model, big, layer).cpu()[..., cut:-cut, cut:-cut]
+
+    def banded(maps):
+        interior = maps[..., margin:-margin, margin:-margin].mean((-1, -2)).clamp(min=1e-3)
+        return _border_lines(maps).amax(-1) > factor * interior
+
+    return PaddingBands(zero, reflected, banded(zero), banded(reflected))
+
+
 def default_layers(model: nn.Module) -> list[str]:
     """The layers an activation explorer offers: each convolution's output after its ReLU.
 
@@ -55,6 +103,29 @@ def default_layers(model: nn.Module) -> list[str]:
             following = leaves[index + 1] if index + 1 < len(leaves) else None
             names.append(following[0] if following is not None and isinstance(following[1], nn.ReLU) else name)
     return names
+
+
+def layer_labels(model: nn.Module, names) -> dict[str, str]:
+    """Names as the text says them, AlexNet-style: ``{"features.1": "conv1 (features.1)", ...,
+    "classifier.2": "fc5 (classifier.2)"}``.
+
+    Weight layers (``nn.Conv2d``, ``nn.Linear``) are numbered by depth, 1-based, convolutions
+    ``conv``, linear layers ``fc`` (AlexNet: conv1-conv5, fc6-fc8; ShapeNet: conv1-conv4, fc5-fc7); any
+    other layer takes the label of the weight layer it follows (a ReLU is its layer's rectified output).
+    """
+    leaves = [(name, hooks.get_layer(model, name)) for name in hooks.layer_names(model)]
+    leaves = [(name, module) for name, module in leaves if not list(module.children())]
+    current, depth, short = None, 0, {}
+    for name, module in leaves:
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            depth += 1
+            current = f"{'conv' if isinstance(module, nn.Conv2d) else 'fc'}{depth}"
+        short[name] = current
+    labels = {}
+    for name in [names] if isinstance(names, str) else names:
+        hooks.get_layer(model, name)  # a clear error for an unknown name
+        labels[name] = f"{short[name]} ({name})" if short.get(name) else name
+    return labels
 
 
 def feature_maps(model: nn.Module, images: torch.Tensor, layer: str) -> torch.Tensor:

@@ -110,13 +110,15 @@ def test_hooks_are_removed_when_the_forward_pass_raises(shapenet):
 
 def test_show_activations_figure_and_errors(shapenet, shapes):
     batch = shapes
-    fig = plotting.show_activations(shapenet, batch.images[0], "features.9", dataset=batch.images[:16], k=4)
-    assert len(fig.axes) == 3 + 4
+    fig = plotting.show_activations(shapenet, batch.images[0], "features.9", dataset=batch.images[:16], k=4,
+                                    mask=batch.masks[0], label="conv4 (features.9)")
+    assert len(fig.axes) == 3 + 4 + 1  # input, grid, overlay, 4 patches, the overlay's colourbar
+    assert fig.axes[1].get_title().startswith("conv4 (features.9): all 128 channels") and fig.axes[-1].get_ylabel() == "activation"
     maps = hooks.activations(shapenet, batch.images[:16], "features.9")["features.9"]  # (16, 128, 8, 8)
     strongest = int(maps[0].flatten(1).amax(1).argmax())
-    assert f"channel {strongest}:" in fig.axes[2].get_title()
+    assert f"channel {strongest} over the image" in fig.axes[2].get_title()
     brute = maps[:, strongest].flatten(1).amax(1).topk(4).values  # the patches shown: top-4 images' peaks
-    assert [ax.get_title() for ax in fig.axes[3:]] == [f"{v:.2f}" for v in brute.tolist()]
+    assert [ax.get_title() for ax in fig.axes[3:7]] == [f"{v:.2f}" for v in brute.tolist()]
     matplotlib.pyplot.close(fig)
     with pytest.raises(ValueError, match=r"channel must be an int in \[0, 127\]"):
         plotting.show_activations(shapenet, batch.images[0], "features.9", channel=128)
@@ -150,3 +152,38 @@ def test_activation_explorer_pickers_redraw(shapenet, shapes):
         widgets.activation_explorer(model, batch.images[:2], layers=["features.99"])
     with pytest.raises(ValueError, match="2 captions for 3 images"):
         widgets.activation_explorer(model, batch.images[:3], captions=["a", "b"])
+
+
+def test_activation_grid_per_channel_contrast():
+    maps = torch.zeros(3, 2, 2)
+    maps[0, 0, 0], maps[1, 1, 1] = 10.0, 0.1  # a strong and a weak channel; channel 2 silent
+    shared, _ = plotting.activation_grid(maps, ncols=3, separator=0)
+    own, _ = plotting.activation_grid(maps, ncols=3, separator=0, per_channel=True)
+    assert shared[0, 1, 3] == pytest.approx(0.01) and own[0, 1, 3] == pytest.approx(1.0)  # the weak map's peak
+    assert own[0, 0, 0] == 1.0 and own[:, :, 4:].max() == 0.0  # strong peak white, the silent map black
+
+
+def test_layer_labels_number_weight_layers_by_depth(shapenet):
+    labels = activations.layer_labels(shapenet, ["features.1", "features.9", "classifier.2", "classifier.5", "features"])
+    assert labels == {"features.1": "conv1 (features.1)", "features.9": "conv4 (features.9)",
+                      "classifier.2": "fc5 (classifier.2)", "classifier.5": "fc6 (classifier.5)", "features": "features"}
+    with pytest.raises(KeyError, match="valid layer names"):
+        activations.layer_labels(shapenet, ["features.99"])
+
+
+def test_padding_bands_against_a_hand_made_border(shapenet, shapes):
+    """A zero-padded convolution of a constant image responds differently at the border only: with the
+    reflected surround the maps are constant, and they match the maps computed on the padded image by hand."""
+    model = copy.deepcopy(shapenet)
+    images = shapes.images[:2]
+    bands = activations.padding_bands(model, images, "features.1", pad=16)
+    assert bands.zero.shape == bands.reflected.shape == (2, 48, 32, 32) and bands.banded_zero.shape == (2, 48)
+    torch.testing.assert_close(bands.zero, activations.feature_maps(model, images, "features.1").cpu())
+    big = torch.nn.functional.pad(images, (16,) * 4, mode="reflect")
+    torch.testing.assert_close(bands.reflected, activations.feature_maps(model, big, "features.1").cpu()[..., 8:-8, 8:-8])
+    flat = torch.full((1, 3, 64, 64), 0.2)  # no edge anywhere in the picture
+    constant = activations.padding_bands(model, flat, "features.1", pad=16).reflected
+    assert torch.allclose(constant, constant[..., :1, :1].expand_as(constant), atol=1e-5)
+    with pytest.raises(ValueError, match="multiple of the layer's stride"):
+        activations.padding_bands(model, images, "features.1", pad=3)
+    assert_unchanged(model, False)

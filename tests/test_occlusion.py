@@ -330,3 +330,13 @@ def test_feature_occlusion_and_answer_figures(shapenet, shapes):
     assert heights == pytest.approx(200)  # two levels, each 100% of its answers
     plt.close("all")
     assert hooks.count_hooks(shapenet) == 0
+
+
+def test_replacement_classes():
+    probability = torch.tensor([[[0.9, 0.2], [0.1, 0.3]], [[0.9, 0.8], [0.7, 0.6]]])  # (2, 2, 2)
+    top_class = torch.tensor([[[0, 2], [2, 1]], [[0, 0], [0, 0]]])
+    maps = attribution.OcclusionMaps(probability, top_class)
+    assert attribution.replacement_classes(maps, [0, 0]) == [2, None]  # 2 twice, 1 once; image 1 never loses
+    assert attribution.replacement_classes(maps, [0, 0], threshold=0.95) == [2, None]
+    with pytest.raises(ValueError, match="targets"):
+        attribution.replacement_classes(maps, [0])

@@ -20,7 +20,8 @@ from ..config import progress
 from ..imaging import check_images, gaussian_blur
 from ..targets import resolve_targets
 
-__all__ = ["OcclusionMaps", "OcclusionActivation", "occlusion", "occlusion_activation", "occlude", "window_grid"]
+__all__ = ["OcclusionMaps", "OcclusionActivation", "occlusion", "occlusion_activation", "occlude", "replacement_classes",
+           "window_grid"]
 
 Baseline = Union[float, Sequence[float], torch.Tensor, str]
 Target = Union[None, int, str, Sequence, torch.Tensor]
@@ -278,3 +279,24 @@ def occlusion_activation(
             activation[flat] = totals(occluded).gather(1, channels[flat // positions, None])[:, 0]
     unoccluded = clean.gather(1, channels[:, None])[:, 0]
     return OcclusionActivation(activation.reshape(count, grid_h, grid_w), channels, unoccluded)
+
+
+def replacement_classes(maps: OcclusionMaps, targets, *, threshold: float = 0.5) -> list:
+    """What replaces the answer where the window takes it away: for each image, the class most often
+    most probable among the window positions where the target's probability is below ``threshold``
+    and another class wins; ``None`` when there is no such position.
+
+    Args:
+        maps: :class:`OcclusionMaps` ``(N, h, w)``; targets: ``(N,)`` the classes the maps follow.
+
+    Returns:
+        a list of ``N`` class indices (ints) or ``None``.
+    """
+    targets = torch.as_tensor(targets).reshape(-1).to(maps.top_class.device)
+    if len(targets) != len(maps.top_class):
+        raise ValueError(f"got {len(targets)} targets for {len(maps.top_class)} maps")
+    result = []
+    for probability, top_class, target in zip(maps.probability, maps.top_class, targets):
+        lost = top_class[(probability < threshold) & (top_class != target)]
+        result.append(int(torch.bincount(lost).argmax()) if len(lost) else None)
+    return result
