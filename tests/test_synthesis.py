@@ -411,6 +411,32 @@ def test_visualize_presets_and_fourier_raise_the_unit(device):
     _assert_untouched(model, training=True)
 
 
+def test_selective_units_follow_the_selectivity_index():
+    """Independent reference: peaks by a plain forward pass, the index by numpy, the rule by a loop."""
+    from course_utils.synthesis.visualize import selective_units
+
+    model = Tiny().eval()
+    images, labels = _images(24, size=8, seed=3), torch.arange(24) % 3
+    favourites, units, _ = selective_units(model, images, labels, ["features.0", "features.2"], count=2, groups=3)
+    with torch.no_grad():
+        first = model.features[0](images).amax((2, 3)).numpy()  # (24, 4)
+        second = model.features(images).amax((2, 3)).numpy()  # (24, 5)
+
+    def index(peaks):
+        means = np.stack([peaks[labels.numpy() == g].mean(0) for g in range(3)])  # (3, C)
+        best, rest = means.max(0), (means.sum(0) - means.max(0)) / 2
+        return (best - rest) / np.maximum(best + rest, 1e-8), means.argmax(0)
+
+    si, group = index(second)
+    expected = []
+    for unit in np.argsort(-si, kind="stable"):
+        if group[unit] not in [group[u] for u in expected]:
+            expected.append(unit)
+    assert units["features.2"] == [int(u) for u in expected[:2]] and favourites == [int(group[u]) for u in expected[:2]]
+    si0, group0 = index(first)
+    assert units["features.0"] == [int(np.argmax(np.where(group0 == f, si0, -1))) for f in favourites]
+
+
 def test_visualize_errors():
     model = Tiny()
     with pytest.raises(ValueError, match="unknown preset 'yosinski5'"):

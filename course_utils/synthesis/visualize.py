@@ -133,4 +133,39 @@ def visualize(
                     lr=0.02 if lr is None else lr, optimizer="normalized", post_step=hooks, desc="visualize")
 
 
-__all__ = ["visualize", "PRESETS", "pixel_center"]
+def selective_units(model, images, labels, layers, *, count: int = 3, groups: int | None = None):
+    """Units to visualize, chosen by their class selectivity (Morcos et al. 2018; lecture 03) rather than by index.
+
+    The last layer of ``layers`` picks the classes: its ``count`` most selective units whose favourite
+    classes differ. Every other layer then gets, for each of those classes, its most selective unit
+    among those that prefer it (or, if none does, its most selective unit overall for that slot).
+
+    Args:
+        model: a network; images: ``(N, 3, H, W)`` in [0, 1]; labels: ``(N,)`` class of each image.
+        layers: layer names, e.g. ``[model.roles["content"], model.roles["last_conv"]]``.
+        count: how many classes (and units per layer). groups: the number of classes.
+
+    Returns:
+        ``(favourites, units, selectivity)``: the ``count`` class indices, ``{layer: [unit, ...]}`` (one
+        unit per class, in that order) and ``{layer: patches.Selectivity}``.
+    """
+    from ..patches import class_selectivity, peak_activations
+
+    layers = list(layers)
+    selectivity = {layer: class_selectivity(peak_activations(model, images, layer), labels, groups=groups) for layer in layers}
+    last = selectivity[layers[-1]]
+    favourites, units = [], {layer: [] for layer in layers}
+    for unit in last.index.argsort(descending=True).tolist():
+        if int(last.group[unit]) not in favourites:
+            favourites.append(int(last.group[unit]))
+            units[layers[-1]].append(unit)
+        if len(favourites) == count:
+            break
+    for layer in layers[:-1]:
+        index, group = selectivity[layer]
+        for favourite in favourites:
+            units[layer].append(int(torch.where(group == favourite, index, -1).argmax()))
+    return favourites, units, selectivity
+
+
+__all__ = ["visualize", "PRESETS", "pixel_center", "selective_units"]
