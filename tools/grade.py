@@ -674,9 +674,12 @@ def _outcome(student: str, result: dict, course: Course, assignment: str) -> Out
         return Outcome(student, "timed out", f"{result['error']}; nothing recorded: look at the notebook, or grade "
                        "it again with a larger --timeout", seconds=seconds)  # fmt: skip
     if not result.get("success"):
-        return Outcome(student, "failed", f"nbgrader autograde failed: {_reason(result)[:300]} (full log: "
-                       f"{Path(course.root.name) / WORK_DIR / assignment}/*/worker-*.log); fix the submission, "
-                       f"then `make grade ASSIGNMENT={assignment} FORCE=1`", seconds=seconds)  # fmt: skip
+        reason = _reason(result)
+        fix = (f"the kernel answered too late (a busy machine?): grade it again with fewer jobs, "
+               f"`make grade ASSIGNMENT={assignment} FORCE=1 JOBS=1`" if "CellTimeoutError" in reason else
+               f"fix the submission, then `make grade ASSIGNMENT={assignment} FORCE=1`")  # fmt: skip
+        return Outcome(student, "failed", f"nbgrader autograde failed: {reason[:300]} (full log: "
+                       f"{WORK_DIR}/{assignment}/*/worker-*.log); {fix}", seconds=seconds)  # fmt: skip
     interrupted = int(result.get("interrupted_cells", 0))
     outcome = Outcome(student, "graded", score=result.get("score"), max_score=result.get("max_score"),
                       seconds=seconds, interrupted_cells=interrupted,
@@ -731,13 +734,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800.0,
                         help="seconds one submission may take in all before it is stopped (default 1800; each "
                         "cell is also limited by c.Execute.timeout)")  # fmt: skip
+    parser.add_argument("--lock-wait", type=float, default=30.0,
+                        help="seconds to wait for gradebook.db when another process holds it (default 30)")  # fmt: skip
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the course folder (default: here)")
     args = parser.parse_args(argv)
     jobs = args.jobs if args.jobs and args.jobs > 0 else (os.cpu_count() or 1)
     try:
         course = Course.load(args.root)
         status, _ = grade(course, args.assignment, jobs=jobs, force=args.force, shard=parse_shard(args.shard),
-                          only=args.student, timeout=args.timeout)  # fmt: skip
+                          only=args.student, timeout=args.timeout, lock_wait=args.lock_wait)  # fmt: skip
     except GradingError as error:
         print(f"grade: {error}", file=sys.stderr)
         return 2
