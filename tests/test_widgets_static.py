@@ -89,3 +89,18 @@ def test_saved_notebook_holds_no_widget_text(tmp_path):
         assert output.output_type == "execute_result" and WIDGET_VIEW not in output.data
         assert "image/png" in output.data and "interactive" in output.data["text/plain"]
         assert "VBox(" not in str(output) and "HBox(" not in str(output)
+
+
+def test_quiet_progress_restores_the_setting(monkeypatch):
+    import os
+
+    from course_utils.widgets.static import quiet_progress
+
+    monkeypatch.setenv("COURSE_PROGRESS", "1")
+    with quiet_progress():
+        assert os.environ["COURSE_PROGRESS"] == "0"  # no bar inside an explorer's view
+    assert os.environ["COURSE_PROGRESS"] == "1"
+    monkeypatch.delenv("COURSE_PROGRESS")
+    with pytest.raises(RuntimeError), quiet_progress():
+        raise RuntimeError("a failing redraw")
+    assert "COURSE_PROGRESS" not in os.environ

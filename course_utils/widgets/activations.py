@@ -13,7 +13,7 @@ from .. import activations as acts
 from .. import hooks, patches
 from ..imaging import check_images
 from ..plotting.activations import show_activations
-from .static import INTERACTIVE, StaticView, static_mode
+from .static import INTERACTIVE, StaticView, quiet_progress, static_mode
 
 __all__ = ["ActivationExplorer", "activation_explorer"]
 
@@ -92,7 +92,8 @@ class ActivationExplorer(widgets.VBox):
         if self.dataset is None:
             return None
         if layer not in self._top:
-            self._top[layer] = patches.top_activations(self.model, self.dataset, layer, k=self.k, one_per_image=True)
+            with quiet_progress():
+                self._top[layer] = patches.top_activations(self.model, self.dataset, layer, k=self.k, one_per_image=True)
         return patches.TopActivations(*(field[channel : channel + 1] for field in self._top[layer]))
 
     def _on_layer(self, change) -> None:

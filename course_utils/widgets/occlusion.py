@@ -6,9 +6,7 @@ the very same images (:func:`course_utils.plotting.show_quiz_results`).
 """
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 from dataclasses import dataclass
 
 import ipywidgets
@@ -17,7 +15,7 @@ import torch
 
 from ..data.synthetic import CLASSES, make_shapes
 from ..imaging import check_images, to_pil
-from .static import INTERACTIVE, StaticView, figure_png, static_mode
+from .static import INTERACTIVE, StaticView, figure_png, quiet_progress, static_mode
 
 __all__ = ["QuizItems", "make_quiz", "accuracy_by_level", "simulated_reader", "OcclusionQuiz", "OcclusionExplorer",
            "occlusion_explorer"]
@@ -181,20 +179,6 @@ class OcclusionQuiz:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-@contextlib.contextmanager
-def _quiet_progress():
-    """No progress bar inside the explorer's view (a closed bar would stay there as a dead widget)."""
-    old = os.environ.get("COURSE_PROGRESS")
-    os.environ["COURSE_PROGRESS"] = "0"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["COURSE_PROGRESS"]
-        else:
-            os.environ["COURSE_PROGRESS"] = old
-
-
 class OcclusionExplorer(ipywidgets.VBox):
     """Sliders for the image, the window and the stride above the occlusion maps of one image.
 
@@ -231,7 +215,7 @@ class OcclusionExplorer(ipywidgets.VBox):
         one = self.images[n : n + 1]
         target = self.target
         chosen = target if target is None or isinstance(target, (int, str)) else target[n : n + 1]
-        with _quiet_progress():
+        with quiet_progress():
             maps = occlusion(self.model, one, chosen, window=window, stride=stride, baseline=self.baseline)
         return show_occlusion(one, maps, self.model.classes, window=window, stride=stride,
                               masks=None if self.masks is None else self.masks[n : n + 1])  # fmt: skip

@@ -8,6 +8,7 @@ notebook is interactive, instead of the widget (whose saved form is only the tex
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 import os
@@ -30,6 +31,21 @@ def figure_png(fig, *, dpi: int = 80) -> bytes:
     fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
     return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def quiet_progress():
+    """No progress bar while an explorer computes its view: a bar shown (and closed) inside a widget's
+    output would stay there as a dead widget ("model not found") once the notebook is saved."""
+    old = os.environ.get("COURSE_PROGRESS")
+    os.environ["COURSE_PROGRESS"] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["COURSE_PROGRESS"]
+        else:
+            os.environ["COURSE_PROGRESS"] = old
 
 
 class StaticView:
