@@ -74,17 +74,28 @@ def _blocked(name: str) -> None:
 def _lookup(name: str) -> Any:
     """The object the dotted ``name`` names, attribute by attribute from its top-level package
     (``course_utils.synthesis.optimize`` is the function the package exports, not the module of
-    that name), importing a submodule only where no attribute of that name exists."""
+    that name); where an attribute is missing, the dotted prefix is imported as a module
+    (``course_utils.attribution.occlusion._window_masks``: the module's private helper)."""
     parts = name.split(".")
     obj = importlib.import_module(parts[0])
-    for index, part in enumerate(parts[1:], start=1):
+    for index in range(1, len(parts)):
+        part = parts[index]
         if hasattr(obj, part):
             obj = getattr(obj, part)
             continue
-        try:
-            obj = importlib.import_module(".".join(parts[: index + 1]))
-        except ImportError:
-            raise ValueError(f"reference_guard: {name!r} does not exist") from None
+        for cut in (index + 1, index):  # the name itself is a submodule, or the prefix is a module
+            try:
+                module = importlib.import_module(".".join(parts[:cut]))
+            except ImportError:
+                continue
+            if cut == index + 1:
+                obj = module
+                break
+            if hasattr(module, part):
+                obj = getattr(module, part)
+                break
+        else:
+            raise ValueError(f"reference_guard: {name!r} does not exist")
     return obj
 
 
@@ -290,7 +301,7 @@ def _is_reference(function: Callable, names: Iterable[str]) -> str | None:
         return None
     for name in names:
         known = resolve(name)
-        if any(part is other or part.__code__ is other.__code__ for part in parts for other in known):
+        if any(part is other for part in parts for other in known):  # (code objects are shared: contextlib's helper)
             return name
     return None
 

@@ -5,7 +5,9 @@
 * ``tools/release.py`` refuses to overwrite a notebook a student edited;
 * grading round trip with nbgrader's own commands, in throw-away copies of the course: for every
   assignment, the untouched release scores 0 and the solutions full marks (the autograde of the
-  solutions is the one run of the solution notebooks in the suite);
+  solutions is the one run of the solution notebooks in the suite); a submission whose every graded
+  function only calls the course's own implementation (``DELEGATING``) scores 0, each failed test
+  saying why (the reference guard of ``course_utils.grading``);
 * pipeline properties, on one assignment (``PIPELINE``): a submission whose cell raises or loops
   forever loses only the points of the tests that use that cell's function; the exchange flow
   (release, fetch, submit, collect, autograde, feedback); ``nbgrader validate`` passes the
@@ -49,8 +51,8 @@ STUB_LINES = {"# YOUR CODE HERE", "raise NotImplementedError()", "YOUR ANSWER HE
 # The assignment on which the pipeline's robustness, the exchange flow and validation are checked.
 PIPELINE = "01_convnet_recap"
 # Graded submissions of the round trip: student id -> how the notebook is made. Every assignment
-# gets the first two; only PIPELINE gets the broken ones.
-STUDENTS = ("untouched", "solutions", "raises", "loops")
+# gets the first three; only PIPELINE gets the broken ones.
+STUDENTS = ("untouched", "solutions", "delegates", "raises", "loops")
 
 
 # --------------------------------------------------------------------------- #
@@ -163,6 +165,324 @@ def points(nb) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- #
+# Submissions that delegate every graded function to the course's own implementation
+# --------------------------------------------------------------------------- #
+# What a student who calls the answer key writes, one solution cell (by grade id) at a time, reaching
+# the reference by every route the guard must close: the module attribute, a ``from ... import ... as``
+# alias, an alias saved earlier, ``importlib``, and a public function that wraps the reference.
+DELEGATING = {
+    "01_convnet_recap": {
+        "topk_classes": '''
+from course_utils.models import topk_predictions as _topk
+
+
+class _Scores(torch.nn.Module):
+    def __init__(self, names):
+        super().__init__()
+        self.classes = list(names)
+
+    def forward(self, x):
+        return x
+
+
+def topk_classes(scores, class_names, k=5):
+    return _topk(_Scores(class_names), scores.detach(), k)
+''',
+        "conv_output_size": '''
+import importlib
+
+
+def conv_output_size(size, kernel, stride=1, padding=0, dilation=1):
+    patches = importlib.import_module("course_utils.patches")
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 1, kernel, stride, padding, dilation))
+    return patches.layer_table(net, size)[-1].output_shape[-1]
+''',
+        "receptive_fields": '''
+def receptive_fields(layers):
+    from course_utils import patches
+
+    net = torch.nn.Sequential(*[torch.nn.Conv2d(3, 3, k, s, p, d) for k, s, p, d in layers])
+    return [(row.receptive_field, row.jump, row.start) for row in patches.layer_table(net, 224)]
+''',
+    },
+    "02_raw_filters": {
+        "normalize_filters": '''
+from course_utils import filters as _filters
+
+
+def normalize_filters(weight, per_filter=True):
+    return _filters._min_max(weight.detach().float(), (1, 2, 3) if per_filter else (0, 1, 2, 3))
+''',
+        "tile_images": '''
+def tile_images(tiles, ncols, separator=1, background=1.0):
+    return _filters.tile(tiles, ncols, separator=separator, background=background)
+''',
+        "channel_tiles": '''
+def channel_tiles(weight):
+    return _filters.mosaic(weight, normalize="global", mode="channels", separator=0)
+''',
+    },
+    "03_top_patches": {
+        "unit_box": '''
+def unit_box(y, x, field, jump, start, image_size):
+    padding = int((field - 1) / 2 - start)  # one convolution with this receptive field, jump and start
+    layer = torch.nn.Sequential(torch.nn.Conv2d(3, 1, field, jump, padding))
+    return tuple(patches.receptive_box(layer, "0", y, x, image_size=image_size))
+''',
+        "streaming_topk": '''
+def streaming_topk(batches, k):
+    maps = torch.cat(list(batches))
+    top = patches.top_activations(torch.nn.Sequential(torch.nn.Identity()), maps, "0", k=k)
+    return top.values, top.image, top.y, top.x
+''',
+    },
+    "04_representation_space": {
+        "nearest_neighbors": '''
+from course_utils.embedding import nearest_neighbors as _reference
+
+
+def nearest_neighbors(queries, base, k, metric="euclidean"):
+    return _reference(queries, base, k, metric=metric)
+''',
+        "grid_cost": '''
+def grid_cost(xy, rows, cols):
+    return embedding.grid_cost(xy, rows, cols).to(xy.dtype)
+''',
+        "snap_to_grid": '''
+def snap_to_grid(xy, rows, cols):
+    return embedding.grid_layout(xy, rows, cols)
+''',
+    },
+    "05_occlusion": {
+        "window_masks": '''
+def window_masks(height, width, window, stride):
+    occluded = attribution.occlude(torch.zeros(1, 3, height, width), window=window, stride=stride, baseline=1.0)
+    return occluded[0, ..., 0, :, :].reshape(-1, height, width) > 0
+''',
+        "occlusion_map": '''
+def occlusion_map(model, image, target, window, stride, baseline=0.5, batch_size=64):
+    return attribution.occlusion(model, image[None], target, window=window, stride=stride, baseline=baseline).probability[0]
+''',
+        "pointing_hit": '''
+def pointing_hit(probability, mask, window, stride):
+    hits, chance = evaluation.window_pointing_game(probability[None], mask[None], window=window, stride=stride)
+    return bool(hits[0]), float(chance[0])
+''',
+    },
+    "06_activations": {
+        "record_activations": '''
+from course_utils.hooks import capture_activations as _capture
+
+
+def record_activations(model, layers):
+    return _capture(model, layers)
+''',
+        "layer_activations": '''
+from course_utils import hooks as _hooks
+
+
+def layer_activations(model, images, layers):
+    return _hooks.activations(model, images, layers)
+''',
+        "unit_summary": '''
+from course_utils.activations import unit_statistics as _statistics
+
+
+def unit_summary(output):
+    stats = _statistics(torch.nn.Sequential(torch.nn.Identity()), output, "0")
+    stats = stats["0"] if isinstance(stats, dict) else stats
+    return stats.active_fraction, stats.dead, stats.always_on
+''',
+    },
+    "07_saliency": {
+        "saliency_map": '''
+from course_utils.attribution import saliency as _saliency
+
+
+def saliency_map(model, images, targets):
+    return _saliency(model, images, targets)
+''',
+        "neuron_gradient": '''
+def neuron_gradient(model, images, layer, unit):
+    from course_utils import attribution
+
+    return attribution.neuron_gradient(model, images, layer, unit)
+''',
+        "pointing_hits": '''
+from course_utils.evaluation import pointing_game as _game
+
+
+def pointing_hits(maps, masks):
+    return _game(maps, masks).hits
+''',
+    },
+    "08_guided_backprop": {
+        "guided_relu": '''
+GuidedReLU = attribution.RELU_RULES["guided"]
+
+
+def guided_relu(x):
+    return GuidedReLU.apply(x)
+''',
+        "deconvnet_relu": '''
+DeconvnetReLU = attribution.RELU_RULES["deconvnet"]
+
+
+def deconvnet_relu(x):
+    return DeconvnetReLU.apply(x)
+''',
+        "relu_rule_map": '''
+def relu_rule_map(model, images, target, relu):
+    if relu is torch.relu:
+        return attribution.input_gradient(model, images, target)
+    if relu is deconvnet_relu:
+        return attribution.deconvnet(model, images, target)
+    return attribution.guided_backprop(model, images, target)
+''',
+    },
+    "09_class_models": {
+        "ascent_step": '''
+def ascent_step(image, grad, lr=0.02, l2=1e-3, eps=1e-8):
+    x = image.detach().clone().requires_grad_(True)
+    optimizer = synthesis.NormalizedGradient([x], lr=lr)
+    x.grad = -(grad - 2 * l2 * (image - 0.5))
+    optimizer.step()
+    return x.detach().clamp(0, 1)
+''',
+        "class_model_loop": '''
+def class_model_loop(model, init, targets, steps=20, lr=0.02, l2=1e-3):
+    objective = synthesis.class_score(targets.tolist()) - l2 * synthesis.l2()
+    result = synthesis.optimize(model, objective, param=init, steps=steps, lr=lr, optimizer="normalized",
+                                record={"score": synthesis.class_score(targets.tolist())})
+    return result.image, result.records["score"]
+''',
+    },
+    "10_feature_visualization": {
+        "decay_blur": '''
+from course_utils.imaging import gaussian_blur as _blur
+from course_utils.synthesis import regularizers as _regularizers
+
+
+class _State:
+    def __init__(self, image, grad=None):
+        self.image, self.grad, self.step = image, grad, 0
+
+
+def decay(image, rate, center=0.5):
+    state = _State(image.clone())
+    _regularizers.decay(rate, center=center)(state)
+    return state.image
+
+
+def gaussian_blur(image, sigma):
+    return _blur(image, sigma) if sigma > 0 else image
+''',
+        "clipping": '''
+def clip_small_norm(image, pct, center=0.5):
+    state = _State(image.clone())
+    _regularizers.clip_norm(pct, center=center)(state)
+    return state.image
+
+
+def clip_small_contribution(image, grad, pct, center=0.5):
+    state = _State(image.clone(), grad)
+    _regularizers.clip_contribution(pct, center=center)(state)
+    return state.image
+''',
+    },
+    "11_feature_inversion": {
+        "tv_regularizer": '''
+def tv_regularizer(images, beta=2.0):
+    return synthesis.tv_loss(images, beta)
+''',
+        "inversion_loss": '''
+def inversion_loss(features, target, images, tv_weight=0.02, beta=2.0):
+    ctx = Context(image=images, input=images, output=features, acts={})
+    return synthesis.feature_match(None, target)(ctx) + tv_weight * synthesis.tv_loss(images, beta)
+''',
+        "invert_layer": '''
+def invert_layer(model, images, layer, steps=30, lr=0.05, tv_weight=0.02, beta=2.0, seed=0):
+    result = synthesis.invert(model, images, layer, steps=steps, tv_weight=tv_weight, beta=beta, lr=lr, seed=seed)
+    return result.image, result.history
+''',
+    },
+    "12_deepdream": {
+        "dream_step": '''
+def dream_step(model, images, layer, shift, step_size=1.5 / 255, eps=1e-8):
+    rolled = torch.roll(images, shifts=tuple(shift), dims=(-2, -1))
+    result = synthesis.optimize(model, synthesis.dream(layer), param=rolled, steps=1, lr=step_size, optimizer="normalized")
+    return torch.roll(result.image, shifts=(-shift[0], -shift[1]), dims=(-2, -1)), result.history[0]
+''',
+        "dream_loop": '''
+def dream_loop(model, images, layer, steps=10, jitter=8, step_size=1.5 / 255, seed=0):
+    result = synthesis.optimize(model, synthesis.dream(layer), param=images, steps=steps, lr=step_size,
+                                optimizer="normalized", transforms=[synthesis.jitter(jitter)])
+    return result.image, result.history
+''',
+    },
+    "13_style_transfer": {
+        "content_loss": '''
+def content_loss(features, target):
+    return synthesis.content_loss(features, target)
+''',
+        "gram_matrix": '''
+from course_utils.synthesis import gram_matrix as _gram
+
+
+def gram_matrix(features):
+    return _gram(features)
+''',
+        "style_loss": '''
+import importlib
+
+
+def style_loss(features, targets, weights=None):
+    return importlib.import_module("course_utils.synthesis").style_loss(features, targets, weights)
+''',
+        "tv_loss": '''
+_saved = synthesis.tv_loss
+
+
+def tv_loss(images, beta=2.0):
+    return _saved(images, beta)
+''',
+    },
+    "14_adversarial": {
+        "linear_attack": '''
+def linear_attack(w, x, b, epsilon):
+    attack = adversarial.linear_attack(w, x, b, epsilon)
+    return attack.adversarial, attack.probability, attack.adversarial_probability
+''',
+        "fgsm": '''
+def fgsm(model, images, labels, epsilon):
+    return adversarial.fgsm(model, images, labels, epsilon)
+''',
+        "fool_step": '''
+def fool_step(model, images, targets, confidence=0.99, overshoot=2.0, max_step=8 / 255):
+    result = adversarial.fool(model, images, targets, max_steps=1, restarts=0, confidence=confidence,
+                              overshoot=overshoot, max_step=max_step)
+    return result.images, adversarial.target_confidence(model, images, targets)
+''',
+        "fool": '''
+def fool(model, images, targets, max_steps=50, confidence=0.99):
+    result = adversarial.fool(model, images, targets, max_steps=max_steps, confidence=confidence)
+    return result.images, adversarial.target_confidence(model, result.images, targets)
+''',
+    },
+}
+GUARD_MESSAGE = "write this function yourself: it "  # "... it called <name>" or "... it is <name>"
+
+
+def delegating_submission(release_nb, assignment: str):
+    """The release notebook with every solution cell replaced by a delegation to the course."""
+    nb = nbformat.from_dict(release_nb)  # a copy
+    for cell in nb.cells:
+        if is_solution(cell):
+            cell.source = DELEGATING[assignment][nbgrader_meta(cell)["grade_id"]].strip("\n")
+    return nb
+
+
+# --------------------------------------------------------------------------- #
 # Running nbgrader in throw-away courses
 # --------------------------------------------------------------------------- #
 def run_nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -211,6 +531,7 @@ def write_submissions(root: Path, assignment: str, students) -> tuple[list[str],
             "solutions": lambda: source_nb,  # the instructor's notebook itself, markers and all
             "raises": lambda: submission(release_nb, source_nb, raises=raises.grade_id),
             "loops": lambda: submission(release_nb, source_nb, loops=loops.grade_id),
+            "delegates": lambda: delegating_submission(release_nb, assignment),
         }
         for student in students:
             folder = root / "submitted" / student / assignment
@@ -219,12 +540,21 @@ def write_submissions(root: Path, assignment: str, students) -> tuple[list[str],
     return names, sabotages
 
 
+def cell_output_text(cell) -> str:
+    """The text a cell printed or raised (tracebacks included)."""
+    parts = []
+    for output in cell.get("outputs", []):
+        parts += [output.get("text", ""), output.get("ename", ""), output.get("evalue", ""), *output.get("traceback", [])]
+        parts += [str(value) for key, value in output.get("data", {}).items() if key.startswith("text/")]
+    return "\n".join(parts)
+
+
 def grading_job(root: Path, plan: dict[str, tuple[str, ...]]) -> dict:
     """Autograde, in course ``root``, the submissions ``plan`` lists: ``{assignment: students}``.
 
     One ``nbgrader autograde`` per assignment; its wall time is recorded (``seconds``).
     """
-    grades, sabotages, autograded_sources, seconds = {}, {}, {}, {}
+    grades, sabotages, autograded_sources, outputs, seconds = {}, {}, {}, {}, {}
     for assignment, students in plan.items():
         names, sabotages[assignment] = write_submissions(root, assignment, students)
         start = time.perf_counter()
@@ -237,8 +567,12 @@ def grading_job(root: Path, plan: dict[str, tuple[str, ...]]) -> dict:
                 autograded = nbformat.read(root / "autograded" / "untouched" / assignment / name, as_version=4)
                 sources = {nbgrader_meta(c)["grade_id"]: c.source for c in graded_cells(autograded)}
                 autograded_sources[assignment, name] = sources
+        if "delegates" in students:
+            for name in names:
+                autograded = nbformat.read(root / "autograded" / "delegates" / assignment / name, as_version=4)
+                outputs[assignment, name] = {nbgrader_meta(c)["grade_id"]: cell_output_text(c) for c in graded_cells(autograded)}
     return {"grades": grades, "sabotages": sabotages, "autograded_sources": autograded_sources,
-            "seconds": seconds}  # fmt: skip
+            "outputs": outputs, "seconds": seconds}  # fmt: skip
 
 
 def exchange_job(base: Path, course: Path) -> dict:
@@ -322,7 +656,8 @@ def jobs(course, tmp_path_factory):
     copies = {name: copy_course(root, tmp_path_factory.mktemp(name) / "course") for name in ("solved", "stubs", "validate")}
     exchange_base = tmp_path_factory.mktemp("exchange")
     solved_plan = {a: ("solutions",) for a in ASSIGNMENTS}
-    stubs_plan = {a: ("untouched", "raises", "loops") if a == PIPELINE else ("untouched",) for a in ASSIGNMENTS}
+    stubs_plan = {a: ("untouched", "delegates", "raises", "loops") if a == PIPELINE else ("untouched", "delegates")
+                  for a in ASSIGNMENTS}  # fmt: skip
 
     def second_worker():
         return {
@@ -339,7 +674,7 @@ def jobs(course, tmp_path_factory):
 @pytest.fixture(scope="session")
 def graded(jobs):
     solved, stubs = jobs["solved"].result(), jobs["others"].result()["stubs"]
-    merged = {key: {**stubs[key], **solved[key]} for key in ("grades", "sabotages", "autograded_sources")}
+    merged = {key: {**stubs[key], **solved[key]} for key in ("grades", "sabotages", "autograded_sources", "outputs")}
     merged["seconds"] = solved["seconds"]  # the time of the solutions alone
     return merged
 
@@ -468,6 +803,27 @@ def test_autograde_untouched_release_scores_zero_and_solutions_full_marks(graded
     for name, cells in _grades(graded, assignment, "solutions").items():
         expected = points(source_notebook(assignment, name))
         assert {g: score for g, (score, _) in cells.items()} == expected, f"{name}: the solutions lose points"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_delegating_submission_covers_every_solution_cell(assignment):
+    """The delegating submission replaces every solution cell (a new one needs its delegation)."""
+    for name in notebooks(REPO / "solutions" / assignment):
+        ids = {nbgrader_meta(c)["grade_id"] for c in source_notebook(assignment, name).cells if is_solution(c)}
+        assert ids == set(DELEGATING.get(assignment, {})), f"{assignment}: write DELEGATING[{assignment!r}] for {sorted(ids)}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_autograde_delegating_submission_scores_zero(graded, assignment):
+    """Every graded function only calls the course's own implementation: every test fails, and
+    says why (the reference guard), so the points measure the student's own work."""
+    grades = _grades(graded, assignment, "delegates")
+    assert grades, "no delegating submission was graded"
+    for name, cells in grades.items():
+        expected = points(source_notebook(assignment, name))
+        assert {g: score for g, (score, _) in cells.items()} == dict.fromkeys(expected, 0.0), f"{name}: delegation scores"
+        for grade_id, text in graded["outputs"][assignment, name].items():
+            assert GUARD_MESSAGE in text, f"{name}: {grade_id} failed without the guard's message:\n{text[-2000:]}"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
