@@ -61,6 +61,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORK_DIR = ".grading"  # under the course folder: the workers' gradebooks and the last summary
 RESULT_PREFIX = "@@grade-result "  # how a worker's result lines are told apart from stray output
+STARTUP_TIMEOUT = 600  # seconds a worker may take to import nbgrader (minutes on a very busy machine)
 INTERRUPTED = {"KeyboardInterrupt", "CellTimeoutError", "TimeoutError", "DeadKernelError"}
 
 
@@ -314,6 +315,8 @@ def worker_main(root: str, db: str, assignment: str) -> int:
     course_id = api.coursedir.course_id
     out = sys.stdout
     sys.stdout = sys.stderr  # whatever nbgrader or a kernel prints stays out of the result lines
+    out.write(RESULT_PREFIX + json.dumps({"ready": True}) + "\n")  # imports done: --timeout starts now
+    out.flush()
     for line in sys.stdin:
         student = line.strip()
         if not student:
@@ -372,6 +375,12 @@ class Worker:
         )  # fmt: skip
         self.results = queue.Queue()
         threading.Thread(target=self._read, args=(self.process, self.results), daemon=True).start()
+        try:  # the worker says when nbgrader is imported, so that --timeout counts the grading only
+            ready = self.results.get(timeout=STARTUP_TIMEOUT)
+        except queue.Empty:
+            ready = None
+        if not (ready and ready.get("ready")):
+            raise RuntimeError(f"the worker process did not start (see {self.log_path})")
 
     @staticmethod
     def _read(process, results) -> None:
@@ -382,7 +391,11 @@ class Worker:
 
     def grade(self, student: str, timeout: float) -> dict:
         if self.process is None or self.process.poll() is not None:
-            self.start()
+            try:
+                self.start()
+            except RuntimeError as error:
+                self.stop()
+                return {"student": student, "success": False, "error": f"RuntimeError: {error}"}
         try:
             self.process.stdin.write(student + "\n")
             self.process.stdin.flush()
