@@ -1,4 +1,4 @@
-"""Lecture 14 benchmarks: a fooling step and FGSM against bare forward+backward passes.
+"""Lecture 14 benchmarks: a fooling step, a PGD step and FGSM against bare forward+backward passes.
 
 FGSM is compared in the same run with torchattacks' FGSM (``make venv`` installs it without its
 dependencies: it pins an old ``requests`` that it never imports) and with a plain hand-written FGSM.
@@ -79,3 +79,31 @@ def test_fgsm_vs_torchattacks_and_hand_written(record):
         device=device,
     )
     assert all(times["course_utils"] / times[name] < 2.0 for name in attacks)
+
+
+def _bare_cross_entropy_pass(model, images, labels):
+    """One forward and one backward pass of the cross-entropy to the input, parameters frozen."""
+    with hooks.frozen(model):
+        x = images.detach().requires_grad_(True)
+        return torch.autograd.grad(F.cross_entropy(model(x), labels, reduction="sum"), x)[0]
+
+
+def test_pgd_step_vs_forward_backward(record, monkeypatch):
+    """PGD with STEPS steps (labels given, so no extra forward for the model's answers) against
+    STEPS bare forward+backward passes of the same loss: what the random start, the signed step
+    and the projection cost on top of the gradient."""
+    monkeypatch.setenv("COURSE_PROGRESS", "0")
+    model, images, labels, device = _setup(32)
+    model.eval()
+    pgd = lambda: adversarial.pgd(model, images, labels, epsilon=8 / 255, step_size=2 / 255, steps=STEPS)  # noqa: E731
+    bare = lambda: [_bare_cross_entropy_pass(model, images, labels) for _ in range(STEPS)]  # noqa: E731
+    times = interleaved({"pgd": pgd, "bare": bare}, repeats=5, device=device)
+    ratio = times["pgd"] / times["bare"]
+    per_step = times["pgd"] / STEPS * 1000
+    record(
+        "adversarial: PGD step / forward+backward (32 images, 64 px)",
+        f"{ratio:.2f}x ({per_step:.1f} ms per step, bare {times['bare'] / STEPS * 1000:.1f} ms)",
+        "<= 1.10",
+        device=device,
+    )
+    assert ratio < 2.0  # generous ceiling: timings on a shared machine are noisy
