@@ -281,7 +281,7 @@ def _tsne_sklearn(points: np.ndarray, perplexity: float, seed: int, n_jobs: int)
         return model.fit_transform(points)
 
 
-def tsne(points, *, perplexity: float = 30.0, seed: int = 0, n_jobs: int = 1) -> torch.Tensor:
+def tsne(points, *, perplexity: float = 30.0, seed: int = 0, n_jobs: int = 1, pca: int | None = None) -> torch.Tensor:
     """A 2-D t-SNE map of ``points``: near points stay near, far ones end up anywhere.
 
     Args:
@@ -290,6 +290,10 @@ def tsne(points, *, perplexity: float = 30.0, seed: int = 0, n_jobs: int = 1) ->
             ``N > 3 * perplexity`` points.
         seed: the same seed gives the same map (on the same machine).
         n_jobs: CPU threads for the neighbour search and the gradients (``-1``: all cores).
+        pca: reduce the points to their first ``pca`` principal components before t-SNE (van der
+            Maaten and Hinton 2008 did so with 30 for MNIST): the neighbour search in thousands of
+            dimensions is the slow part, and the leading components keep the near neighbours.
+            ``None`` (default) uses the points as they are; ignored when ``D <= pca``.
 
     Returns:
         ``(N, 2)`` float32 tensor, on the device of ``points`` when it is a tensor (else the CPU).
@@ -313,6 +317,13 @@ def tsne(points, *, perplexity: float = 30.0, seed: int = 0, n_jobs: int = 1) ->
             f"3 x perplexity = {3 * perplexity:g} points; use perplexity <= {max((count - 1) / 3, 0):.1f} "
             "or more points"
         )
+    if pca is not None:
+        if isinstance(pca, bool) or not isinstance(pca, int) or pca < 2:
+            raise ValueError(f"pca must be an int >= 2 or None, got {pca!r}")
+        if matrix.shape[1] > pca:
+            from sklearn.decomposition import PCA
+
+            matrix = PCA(n_components=min(pca, count), svd_solver="randomized", random_state=seed).fit_transform(matrix)
     try:
         import openTSNE  # noqa: F401
 

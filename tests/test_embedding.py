@@ -328,3 +328,17 @@ def test_layer_scores_figure():
     with pytest.raises(ValueError, match="names"):
         plotting.show_layer_scores(["pixels"], [0.1, 0.9])
     plt.close("all")
+
+
+def test_tsne_after_pca_is_tsne_of_the_principal_components():
+    from sklearn.decomposition import PCA
+
+    points, labels = _clusters()
+    wide = torch.cat([points, 0.01 * torch.randn(len(points), 200, generator=torch.Generator().manual_seed(0))], 1)
+    xy = embedding.tsne(wide, perplexity=10, seed=3, pca=5)
+    reduced = PCA(n_components=5, svd_solver="randomized", random_state=3).fit_transform(wide.double().numpy())
+    torch.testing.assert_close(xy, embedding.tsne(reduced, perplexity=10, seed=3))
+    assert _cluster_separation(xy, labels) == 1.0
+    torch.testing.assert_close(embedding.tsne(points, perplexity=10, seed=3, pca=500), embedding.tsne(points, perplexity=10, seed=3))
+    with pytest.raises(ValueError, match="pca"):
+        embedding.tsne(points, perplexity=10, pca=1)
