@@ -53,6 +53,7 @@ def test_objectives_read_the_right_values_and_compose():
     assert torch.allclose(S.channel("features.2", [1, 4])(ctx), torch.stack([conv[0, 1].mean(), conv[1, 4].mean()]))
     assert torch.allclose(S.neuron("features.2", 2)(ctx), conv[:, 2, 4, 4])
     assert torch.allclose(S.neuron("features.2", 2, (1, 6))(ctx), conv[:, 2, 1, 6])
+    assert torch.allclose(S.neuron("features.2", [1, 4], [(0, 3), (7, 2)])(ctx), torch.stack([conv[0, 1, 0, 3], conv[1, 4, 7, 2]]))
     assert torch.allclose(S.l2()(ctx), ((x - 0.5) ** 2).sum((1, 2, 3)))
     combo = S.class_score(0) + 2 * S.channel("features.2", 1) - S.l2() / 4 + 1.0
     expected = model(x)[:, 0] + 2 * conv[:, 1].mean((1, 2)) - ((x - 0.5) ** 2).sum((1, 2, 3)) / 4 + 1

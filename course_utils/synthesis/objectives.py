@@ -210,8 +210,10 @@ def channel(layer: str, unit) -> Objective:
     return Objective(fn, [layer], f"channel({layer}, {unit})", _batch(unit))
 
 
-def neuron(layer: str, unit, position: tuple[int, int] | None = None) -> Objective:
-    """One neuron: channel ``unit`` of ``layer`` at ``position = (row, col)`` (default: the centre).
+def neuron(layer: str, unit, position=None) -> Objective:
+    """One neuron: channel ``unit`` of ``layer`` at ``position = (row, col)`` (default: the centre), or
+    a list of positions, one per image (with a list of units: image ``i`` maximizes ``unit[i]`` at
+    ``position[i]``).
 
     The slide's "gradient all zero except a 1 for the neuron of interest" is the gradient of this.
     """
@@ -225,12 +227,18 @@ def neuron(layer: str, unit, position: tuple[int, int] | None = None) -> Objecti
             return act[rows, units]
         if act.ndim != 4:
             raise ValueError(f"neuron needs a (N, C) or (N, C, h, w) layer output, {layer!r} gives {tuple(act.shape)}")
-        row, col = position if position is not None else (act.shape[2] // 2, act.shape[3] // 2)
-        if not (0 <= row < act.shape[2] and 0 <= col < act.shape[3]):
-            raise ValueError(f"position {(row, col)} outside layer {layer!r} of size {tuple(act.shape[2:])}")
+        positions = [position] if position is None or isinstance(position[0], int) else list(position)
+        if len(positions) not in (1, act.shape[0]):
+            raise ValueError(f"got {len(positions)} positions for {act.shape[0]} images; give one, or one per image")
+        positions = [(act.shape[2] // 2, act.shape[3] // 2) if p is None else tuple(p) for p in positions]
+        for row, col in positions:
+            if not (0 <= row < act.shape[2] and 0 <= col < act.shape[3]):
+                raise ValueError(f"position {(row, col)} outside layer {layer!r} of size {tuple(act.shape[2:])}")
+        row, col = (torch.tensor(axis, device=act.device) for axis in zip(*positions))  # (1,) or (N,)
         return act[rows, units, row, col]
 
-    return Objective(fn, [layer], f"neuron({layer}, {unit}, {position})", _batch(unit))
+    batch = _batch(unit) or (len(position) if position is not None and not isinstance(position[0], int) else None)
+    return Objective(fn, [layer], f"neuron({layer}, {unit}, {position})", batch)
 
 
 def l2(center: float = 0.5) -> Objective:
