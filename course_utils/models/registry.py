@@ -270,7 +270,7 @@ def load(name: str, *, weights: str = "auto", device: torch.device | str | None 
 _SOURCES = {
     "imagenet": "ImageNet weights (torchvision)",
     "offline": "no ImageNet weights: the course's offline model",
-    "random": "random weights",
+    "random": "random weights (untrained)",
 }
 _OFFLINE_WHAT = {
     "shapenet": "a small classifier trained on the course's synthetic shapes (10 classes)",
@@ -296,7 +296,7 @@ def describe(*models: CourseModel) -> str:
         requested = getattr(model, "requested", model.name)
         name = model.name if requested == model.name else f"{requested} -> {model.name}"
         what = _SOURCES.get(model.source, model.source)
-        if model.source != "imagenet" and model.name in _OFFLINE_WHAT:
+        if model.source == "offline" and model.name in _OFFLINE_WHAT:
             what += f" ({_OFFLINE_WHAT[model.name]})"
         lines.append(f"  {name}: {what}")
     return "\n".join(lines)
