@@ -132,7 +132,7 @@ def check_in_browser(site: Path, phrase: str, chromium: str) -> list[str]:
 def check_book(site: Path, *, phrase: str, config: CourseConfig | None = None, cards: int | None = None,
                use_browser: bool = True) -> list[str]:
     """All of the checks above; returns the problems (empty when the book holds)."""
-    site = Path(site)
+    site = Path(site).resolve()
     if not (site / "index.html").is_file():
         return [f"no book at {site}: build it with `make run`"]
     problems = check_links(site) + check_cards(site, cards) + check_launch_links(site, config or load_config())

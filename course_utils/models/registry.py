@@ -273,7 +273,7 @@ _SOURCES = {
     "random": "random weights (untrained)",
 }
 _OFFLINE_WHAT = {
-    "shapenet": "a small classifier trained on the course's synthetic shapes (10 classes)",
+    "shapenet": "a small classifier trained on the course's synthetic shapes, 10 classes",
     "texturenet": "one layer of random filters, a stand-in feature extractor",
 }
 
