@@ -33,6 +33,8 @@ from course_links import REPO_ROOT, CourseConfig, launch_links, load_config  # n
 
 COURSE_TITLE = "Understanding and visualizing convolutional networks"
 CARD_TAG = "course-card"  # a code cell with this tag gives its figure to the topic's card
+# Cards of one height: a tall figure shows its top part instead of stretching its card.
+CARD_CSS = ".sd-card-img-top { height: 200px; object-fit: cover; object-position: top; }\n"
 _FIRST_SENTENCE = re.compile(r"^(.+?[.!?]\**)(\s|$)", re.DOTALL)
 
 
@@ -198,6 +200,7 @@ myst_heading_anchors = 3
 suppress_warnings = ["myst.header", "mystnb.unknown_mime_type", "misc.highlighting_failure"]
 html_theme = "sphinx_book_theme"
 html_static_path = ["_static"]
+html_css_files = ["course.css"]
 {mathjax_lines}html_theme_options = {{
     "repository_url": "{config.public_repository}",
     "repository_branch": "{config.branch}",
@@ -225,6 +228,7 @@ def write_sources(src: Path, topics: list[Topic], executed_dir: Path, config: Co
     (src / "_static" / "cards").mkdir(parents=True)
     mathjax = _copy_mathjax(src / "_static" / "mathjax")
     (src / "conf.py").write_text(sphinx_conf(config, mathjax), encoding="utf-8")
+    (src / "_static" / "course.css").write_text(CARD_CSS, encoding="utf-8")
     (src / "index.md").write_text(front_page(topics, config), encoding="utf-8")
     for topic in topics:
         shutil.copy2(Path(executed_dir) / f"{topic.stem}.ipynb", src / "notebooks" / f"{topic.stem}.ipynb")
