@@ -14,6 +14,13 @@ from ..imaging import to_display
 __all__ = ["show_occlusion", "show_feature_occlusion", "show_quiz_results", "show_answers_by_level", "show_quiz_item"]
 
 
+def _show_image_with_window(ax, image, window: int, stride: int, title: str | None) -> None:
+    """The image with the grey occluder drawn at its first position (top left)."""
+    ax.imshow(to_display(image))
+    ax.add_patch(mpatches.Rectangle((-0.5, -0.5), window, window, fill=True, color="0.5", alpha=0.8))
+    ax.set_title(title if title is not None else f"image (window {window}, stride {stride})", fontsize=8)
+
+
 def _map_extent(window: int, stride: int, rows: int, cols: int) -> tuple[float, float, float, float]:
     """imshow extent that puts map cell (i, j) on its window's centre, in image pixel coordinates."""
     centre = (window - 1) / 2  # pixel centres at 0, 1, ...
@@ -41,10 +48,7 @@ def show_occlusion(images, maps, classes: Sequence[str], *, window: int, stride:
     for n in range(count):
         image = images[n].detach().cpu()
         height, width = image.shape[-2:]
-        ax = axes[n, 0]
-        ax.imshow(to_display(image))
-        ax.add_patch(mpatches.Rectangle((-0.5, -0.5), window, window, fill=True, color="0.5", alpha=0.8))
-        ax.set_title(titles[n] if titles is not None else f"image (window {window}, stride {stride})", fontsize=8)
+        _show_image_with_window(axes[n, 0], image, window, stride, titles[n] if titles is not None else None)
         ax = axes[n, 1]
         shown = ax.imshow(probability[n].numpy(), extent=extent, cmap="magma", vmin=0, vmax=1, interpolation="nearest")
         name = f" of {classes[int(targets[n])]}" if targets is not None else ""
@@ -127,10 +131,7 @@ def show_feature_occlusion(images, feature, maps, classes: Sequence[str], *, win
     for n in range(count):
         image = images[n].detach().cpu()
         height, width = image.shape[-2:]
-        ax = axes[n, 0]
-        ax.imshow(to_display(image))
-        ax.add_patch(mpatches.Rectangle((-0.5, -0.5), window, window, fill=True, color="0.5", alpha=0.8))
-        ax.set_title(titles[n] if titles is not None else f"image (window {window}, stride {stride})", fontsize=8)
+        _show_image_with_window(axes[n, 0], image, window, stride, titles[n] if titles is not None else None)
         channel, clean = int(feature.channel[n]), float(feature.unoccluded[n])
         ax = axes[n, 1]
         shown = ax.imshow(activation[n].numpy(), extent=extent, cmap="viridis", vmin=0, vmax=max(clean, float(activation[n].max())),
