@@ -21,6 +21,7 @@ cells call the functions they test by name.
 from __future__ import annotations
 
 import hashlib
+import os
 import importlib.util
 import re
 import runpy
@@ -41,7 +42,10 @@ _spec = importlib.util.spec_from_file_location("course_release", REPO / "tools" 
 release = sys.modules["course_release"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(release)
 
-ASSIGNMENTS = release.assignment_ids()
+# COURSE_ASSIGNMENTS=05_occlusion,09_class_models checks only those (while writing an assignment);
+# the pipeline tests need PIPELINE among them and are skipped otherwise.
+ASSIGNMENTS = [a for a in release.assignment_ids()
+               if not os.environ.get("COURSE_ASSIGNMENTS") or a in os.environ["COURSE_ASSIGNMENTS"].split(",")]
 COURSE_ID = PyFileConfigLoader(str(release.COURSE_CONFIG)).load_config().CourseDirectory.course_id
 CELL_TIMEOUT = 15  # seconds per cell in the test courses: the infinite loop costs this per cell
 COMMAND_TIMEOUT = 300  # seconds per nbgrader command, so that a hung command fails the test
@@ -54,6 +58,7 @@ PIPELINE = "01_convnet_recap"
 # Graded submissions of the round trip: student id -> how the notebook is made. Every assignment
 # gets the first three; only PIPELINE gets the broken ones.
 STUDENTS = ("untouched", "solutions", "delegates", "raises", "loops")
+needs_pipeline = pytest.mark.skipif(PIPELINE not in ASSIGNMENTS, reason=f"COURSE_ASSIGNMENTS leaves out {PIPELINE}")
 
 
 # --------------------------------------------------------------------------- #
@@ -65,6 +70,12 @@ def nbgrader_meta(cell) -> dict:
 
 def is_solution(cell) -> bool:
     return cell.cell_type == "code" and nbgrader_meta(cell).get("solution", False)
+
+
+def is_answer(cell) -> bool:
+    """A written answer: a markdown cell graded by hand (nbgrader's "manually graded answer")."""
+    meta = nbgrader_meta(cell)
+    return cell.cell_type == "markdown" and meta.get("solution", False) and meta.get("grade", False)
 
 
 def graded_cells(nb) -> list:
@@ -156,6 +167,8 @@ def submission(release_nb, source_nb, *, raises: str | None = None, loops: str |
             grade_id = nbgrader_meta(cell)["grade_id"]
             source = by_id[grade_id]
             cell.source = looping_source(source) if grade_id == loops else solved_source(source)
+        elif is_answer(cell):
+            cell.source = by_id[nbgrader_meta(cell)["grade_id"]].source  # the model answer
             if grade_id == raises:
                 cell.source = 'raise RuntimeError("a bug in the student\'s code")\n' + cell.source
     return nb
@@ -163,6 +176,16 @@ def submission(release_nb, source_nb, *, raises: str | None = None, loops: str |
 
 def points(nb) -> dict[str, float]:
     return {nbgrader_meta(cell)["grade_id"]: float(nbgrader_meta(cell)["points"]) for cell in graded_cells(nb)}
+
+
+def solved_scores(nb) -> dict[str, float | None]:
+    """What autograde gives a solved notebook: full points on every test cell, and no score yet
+    (``None``: waiting for a grader) on every written answer."""
+    return {grade_id: None if grade_id in answer_ids(nb) else value for grade_id, value in points(nb).items()}
+
+
+def answer_ids(nb) -> set[str]:
+    return {nbgrader_meta(cell)["grade_id"] for cell in nb.cells if is_answer(cell)}
 
 
 # --------------------------------------------------------------------------- #
@@ -273,7 +296,8 @@ def grading_job(root: Path, plan: dict[str, tuple[str, ...]]) -> dict:
         if "delegates" in students:
             for name in names:
                 autograded = nbformat.read(root / "autograded" / "delegates" / assignment / name, as_version=4)
-                outputs[assignment, name] = {nbgrader_meta(c)["grade_id"]: cell_output_text(c) for c in graded_cells(autograded)}
+                outputs[assignment, name] = {nbgrader_meta(c)["grade_id"]: cell_output_text(c)
+                                             for c in graded_cells(autograded) if c.cell_type == "code"}
     return {"grades": grades, "sabotages": sabotages, "autograded_sources": autograded_sources,
             "outputs": outputs, "seconds": seconds}  # fmt: skip
 
@@ -365,8 +389,8 @@ def jobs(course, tmp_path_factory):
     def second_worker():
         return {
             "stubs": grading_job(copies["stubs"], stubs_plan),
-            "exchange": exchange_job(exchange_base, root),
-            "validate": validate_job(copies["validate"]),
+            "exchange": exchange_job(exchange_base, root) if PIPELINE in ASSIGNMENTS else None,
+            "validate": validate_job(copies["validate"]) if PIPELINE in ASSIGNMENTS else None,
         }
 
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -395,11 +419,13 @@ def validated(jobs):
 # --------------------------------------------------------------------------- #
 # The release
 # --------------------------------------------------------------------------- #
+@needs_pipeline
 def test_course_has_assignments():
     assert PIPELINE in ASSIGNMENTS
     assert (REPO / "assignments" / release.MANIFEST_NAME).exists(), "run `make release`"
 
 
+@pytest.mark.skipif(bool(os.environ.get("COURSE_ASSIGNMENTS")), reason="checks every assignment")
 def test_release_manifest_matches_a_fresh_release(course):
     _, files = course
     expected = {path: hashlib.sha256(data).hexdigest() for path, data in files.items()}
@@ -504,7 +530,7 @@ def test_autograde_untouched_release_scores_zero_and_solutions_full_marks(graded
         assert {g: score for g, (score, _) in cells.items()} == dict.fromkeys(expected, 0.0), name
         assert {g: maximum for g, (_, maximum) in cells.items()} == expected, name
     for name, cells in _grades(graded, assignment, "solutions").items():
-        expected = points(source_notebook(assignment, name))
+        expected = solved_scores(source_notebook(assignment, name))
         assert {g: score for g, (score, _) in cells.items()} == expected, f"{name}: the solutions lose points"
 
 
@@ -538,6 +564,7 @@ def test_autograde_runs_the_hidden_tests(graded, assignment):
         assert graded["autograded_sources"][assignment, name] == source
 
 
+@needs_pipeline
 @pytest.mark.parametrize("student", ["raises", "loops"])
 def test_autograde_broken_cell_loses_only_its_tests(graded, student):
     """A cell that raises, or whose function loops forever (interrupted after the cell timeout),
@@ -546,31 +573,34 @@ def test_autograde_broken_cell_loses_only_its_tests(graded, student):
     grades = _grades(graded, PIPELINE, student)
     assert grades, f"no {student} submission was graded"
     for name, cells in grades.items():
-        expected = points(source_notebook(PIPELINE, name))
+        expected = solved_scores(source_notebook(PIPELINE, name))
         broken = sabotages[name][student]
         assert broken.dependents, f"{name}: no graded cell calls {broken.functions}"
         expected.update(dict.fromkeys(broken.dependents, 0.0))
         scores = {g: score for g, (score, _) in cells.items()}
         assert scores == expected, f"{name}: {student} in {broken.grade_id}"
-        assert sum(expected.values()) > 0
+        assert sum(value or 0 for value in expected.values()) > 0
 
 
+@needs_pipeline
 def test_exchange_round_trip(exchange):
     result = exchange[PIPELINE]
     assert result["names"] == notebooks(REPO / "assignments" / PIPELINE), "fetch_assignment"
     assert result["collected"] == result["names"], "submit + collect"
     for name in result["names"]:
-        expected = points(source_notebook(PIPELINE, name))
+        expected = solved_scores(source_notebook(PIPELINE, name))
         cells = result["grades"][result["username"], name]
         assert {g: score for g, (score, _) in cells.items()} == expected, f"{name}: autograde after collect"
         feedback = result["feedback"][Path(name).with_suffix(".html").name]  # release + fetch_feedback
-        total = round(float(sum(expected.values())), 2)
-        assert f"(Score: {total} / {total})" in feedback, "the feedback shows the full score"
+        scored = round(float(sum(value or 0 for value in expected.values())), 2)
+        total = round(float(sum(points(source_notebook(PIPELINE, name)).values())), 2)
+        assert f"(Score: {scored} / {total})" in feedback, "the feedback shows the autograded score"
 
 
 # --------------------------------------------------------------------------- #
 # Validation
 # --------------------------------------------------------------------------- #
+@needs_pipeline
 def test_validate_solutions_pass_and_stubs_fail_every_test(validated):
     count, output = validated[PIPELINE]["solutions"]
     assert output.count("Success! Your notebook passes all the tests.") == count, output
