@@ -33,14 +33,21 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # machine (`make grade JOBS=N`), a kernel's outputs can arrive later than that: wait longer.
 c.Execute.iopub_timeout = 60
 
+import os as _os  # noqa: E402
+import sys as _sys  # noqa: E402
+
+# Notebooks that nbgrader executes on its own (validate, autograde) run headless: no progress bars,
+# which would be saved as bars stuck at 0 % and shown so in the feedback. Inside a Jupyter server
+# (JupyterLab, the Formgrader) the notebooks a person runs keep them.
+if not any(name in _sys.modules for name in ("jupyter_server.serverapp", "notebook.notebookapp")):
+    _os.environ.setdefault("COURSE_PROGRESS", "0")
+
 # Feedback keeps the hidden tests hidden: after nbgrader's GetGrades, the course's HideHiddenTests
 # (tools/feedback.py) replaces the hidden tests of each test cell by one line, takes their quotes
 # out of the error tracebacks, and starts each test cell with its result; used by
 # `make feedback`, `nbgrader generate_feedback` and the Formgrader alike. Skipped where
 # tools/feedback.py is absent (a copy of the course without the instructors' tools).
 import importlib.util as _util  # noqa: E402
-import os as _os  # noqa: E402
-import sys as _sys  # noqa: E402
 
 _feedback = _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "tools", "feedback.py")
 if _os.path.exists(_feedback):

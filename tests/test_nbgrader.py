@@ -52,6 +52,7 @@ COMMAND_TIMEOUT = 300  # seconds per nbgrader command, so that a hung command fa
 
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN MARK SCHEME",
            "END MARK SCHEME")  # fmt: skip
+WIDGET = "application/vnd.jupyter.widget-view+json"  # a widget's output (a progress bar, a slider)
 STUB_LINES = {"# YOUR CODE HERE", "raise NotImplementedError()", "YOUR ANSWER HERE"}
 # The assignment on which the pipeline's robustness, the exchange flow and validation are checked.
 PIPELINE = "01_convnet_recap"
@@ -280,7 +281,7 @@ def grading_job(root: Path, plan: dict[str, tuple[str, ...]]) -> dict:
 
     One ``nbgrader autograde`` per assignment; its wall time is recorded (``seconds``).
     """
-    grades, sabotages, autograded_sources, outputs, seconds = {}, {}, {}, {}, {}
+    grades, sabotages, autograded_sources, outputs, seconds, widgets = {}, {}, {}, {}, {}, {}
     for assignment, students in plan.items():
         names, sabotages[assignment] = write_submissions(root, assignment, students)
         start = time.perf_counter()
@@ -293,13 +294,18 @@ def grading_job(root: Path, plan: dict[str, tuple[str, ...]]) -> dict:
                 autograded = nbformat.read(root / "autograded" / "untouched" / assignment / name, as_version=4)
                 sources = {nbgrader_meta(c)["grade_id"]: c.source for c in graded_cells(autograded)}
                 autograded_sources[assignment, name] = sources
+        if "solutions" in students:
+            for name in names:
+                autograded = nbformat.read(root / "autograded" / "solutions" / assignment / name, as_version=4)
+                widgets[assignment, name] = [nbgrader_meta(c).get("grade_id") or c.source[:40] for c in autograded.cells
+                                             if any(WIDGET in o.get("data", {}) for o in c.get("outputs", []))]
         if "delegates" in students:
             for name in names:
                 autograded = nbformat.read(root / "autograded" / "delegates" / assignment / name, as_version=4)
                 outputs[assignment, name] = {nbgrader_meta(c)["grade_id"]: cell_output_text(c)
                                              for c in graded_cells(autograded) if c.cell_type == "code"}
     return {"grades": grades, "sabotages": sabotages, "autograded_sources": autograded_sources,
-            "outputs": outputs, "seconds": seconds}  # fmt: skip
+            "outputs": outputs, "seconds": seconds, "widgets": widgets}  # fmt: skip
 
 
 def exchange_job(base: Path, course: Path) -> dict:
@@ -393,9 +399,16 @@ def jobs(course, tmp_path_factory):
             "validate": validate_job(copies["validate"]) if PIPELINE in ASSIGNMENTS else None,
         }
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        solved, others = pool.submit(grading_job, copies["solved"], solved_plan), pool.submit(second_worker)
-        yield {"solved": solved, "others": others}
+    # nbgrader's kernels get the environment a grader's has: without the suite's COURSE_PROGRESS=0, so
+    # that the course's own config must keep them headless (test_autograded_notebooks_hold_no_progress_bars).
+    progress = os.environ.pop("COURSE_PROGRESS", None)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            solved, others = pool.submit(grading_job, copies["solved"], solved_plan), pool.submit(second_worker)
+            yield {"solved": solved, "others": others}
+    finally:
+        if progress is not None:
+            os.environ["COURSE_PROGRESS"] = progress
 
 
 @pytest.fixture(scope="session")
@@ -403,6 +416,7 @@ def graded(jobs):
     solved, stubs = jobs["solved"].result(), jobs["others"].result()["stubs"]
     merged = {key: {**stubs[key], **solved[key]} for key in ("grades", "sabotages", "autograded_sources", "outputs")}
     merged["seconds"] = solved["seconds"]  # the time of the solutions alone
+    merged["widgets"] = solved["widgets"]
     return merged
 
 
@@ -532,6 +546,15 @@ def test_autograde_untouched_release_scores_zero_and_solutions_full_marks(graded
     for name, cells in _grades(graded, assignment, "solutions").items():
         expected = solved_scores(source_notebook(assignment, name))
         assert {g: score for g, (score, _) in cells.items()} == expected, f"{name}: the solutions lose points"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_autograded_notebooks_hold_no_progress_bars(graded, assignment):
+    """Run by nbgrader, the notebooks are headless (nbgrader_config.py): no widget outputs, such as
+    progress bars, that the feedback would show stuck at 0 %."""
+    for (a, name), cells in graded["widgets"].items():
+        if a == assignment:
+            assert not cells, f"{name}: widget outputs in the autograded notebook, cells {cells}"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
