@@ -197,16 +197,24 @@ def answer_ids(nb) -> set[str]:
 # alias, an alias saved earlier, ``importlib``, and a public function that wraps the reference.
 # One file per assignment, tests/delegating/<assignment>.py, holds its CELLS.
 DELEGATING = {path.stem: runpy.run_path(str(path))["CELLS"] for path in sorted((REPO / "tests" / "delegating").glob("*.py"))}
+# And what a student who solved it differently writes (other operations, only the checks the docstrings
+# promise): tests/alternatives/<assignment>.py. It must keep full marks on every test cell.
+ALTERNATIVES = {path.stem: runpy.run_path(str(path))["CELLS"] for path in sorted((REPO / "tests" / "alternatives").glob("*.py"))}
 GUARD_MESSAGE = "write this function yourself: it "  # "... it called <name>" or "... it is <name>"
+
+
+def replaced_submission(release_nb, cells: dict[str, str]):
+    """The release notebook with every code solution cell replaced by ``cells[grade_id]``."""
+    nb = nbformat.from_dict(release_nb)  # a copy
+    for cell in nb.cells:
+        if is_solution(cell):
+            cell.source = cells[nbgrader_meta(cell)["grade_id"]].strip("\n")
+    return nb
 
 
 def delegating_submission(release_nb, assignment: str):
     """The release notebook with every solution cell replaced by a delegation to the course."""
-    nb = nbformat.from_dict(release_nb)  # a copy
-    for cell in nb.cells:
-        if is_solution(cell):
-            cell.source = DELEGATING[assignment][nbgrader_meta(cell)["grade_id"]].strip("\n")
-    return nb
+    return replaced_submission(release_nb, DELEGATING[assignment])
 
 
 # --------------------------------------------------------------------------- #
@@ -259,6 +267,7 @@ def write_submissions(root: Path, assignment: str, students) -> tuple[list[str],
             "raises": lambda: submission(release_nb, source_nb, raises=raises.grade_id),
             "loops": lambda: submission(release_nb, source_nb, loops=loops.grade_id),
             "delegates": lambda: delegating_submission(release_nb, assignment),
+            "alternative": lambda: replaced_submission(release_nb, ALTERNATIVES[assignment]),
         }
         for student in students:
             folder = root / "submitted" / student / assignment
@@ -391,6 +400,8 @@ def jobs(course, tmp_path_factory):
     solved_plan = {a: ("solutions",) for a in ASSIGNMENTS}
     stubs_plan = {a: ("untouched", "delegates", "raises", "loops") if a == PIPELINE else ("untouched", "delegates")
                   for a in ASSIGNMENTS}  # fmt: skip
+    for assignment in set(ASSIGNMENTS) & set(ALTERNATIVES):
+        stubs_plan[assignment] += ("alternative",)
 
     def second_worker():
         return {
@@ -576,6 +587,29 @@ def test_autograde_delegating_submission_scores_zero(graded, assignment):
         assert {g: score for g, (score, _) in cells.items()} == dict.fromkeys(expected, 0.0), f"{name}: delegation scores"
         for grade_id, text in graded["outputs"][assignment, name].items():
             assert GUARD_MESSAGE in text, f"{name}: {grade_id} failed without the guard's message:\n{text[-2000:]}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_autograde_alternative_solution_keeps_full_marks(graded, assignment):
+    """Fairness: a correct implementation that differs from the solutions (tests/alternatives/) gets
+    every test cell's points; its written answers are left blank (0)."""
+    if assignment not in ALTERNATIVES:
+        pytest.skip(f"no tests/alternatives/{assignment}.py")
+    grades = _grades(graded, assignment, "alternative")
+    assert grades, "no alternative submission was graded"
+    for name, cells in grades.items():
+        source = source_notebook(assignment, name)
+        expected = {g: 0.0 if g in answer_ids(source) else value for g, value in points(source).items()}
+        assert {g: score for g, (score, _) in cells.items()} == expected, f"{name}: the alternative solution loses points"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_alternative_covers_every_solution_cell(assignment):
+    if assignment not in ALTERNATIVES:
+        pytest.skip(f"no tests/alternatives/{assignment}.py")
+    for name in notebooks(REPO / "solutions" / assignment):
+        ids = {nbgrader_meta(c)["grade_id"] for c in source_notebook(assignment, name).cells if is_solution(c)}
+        assert ids == set(ALTERNATIVES[assignment]), f"{assignment}: tests/alternatives/{assignment}.py needs {sorted(ids)}"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
