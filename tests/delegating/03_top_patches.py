@@ -13,4 +13,8 @@ def streaming_topk(batches, k):
     top = patches.top_activations(torch.nn.Sequential(torch.nn.Identity()), maps, "0", k=k)
     return top.values, top.image, top.y, top.x
 ''',
+    "choose_unit": '''
+MY_UNIT = 13
+MY_CLASS = "star"
+''',
 }
