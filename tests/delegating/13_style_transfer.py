@@ -23,7 +23,10 @@ def style_loss(features, targets, weights=None):
 _saved = synthesis.tv_loss
 
 
-def tv_loss(images, beta=2.0):
-    return _saved(images, beta)
+def tv_loss(images, gamma=2.0):
+    return _saved(images, gamma)
+''',
+    "choose_style_weight": '''
+BETA = 300
 ''',
 }

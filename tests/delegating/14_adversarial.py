@@ -10,6 +10,9 @@ def linear_attack(w, x, b, epsilon):
 def fgsm(model, images, labels, epsilon):
     return adversarial.fgsm(model, images, labels, epsilon)
 ''',
+    "choose_epsilon": '''
+MY_EPSILON = 12 / 255
+''',
     "fool_step": '''
 def fool_step(model, images, targets, confidence=0.99, overshoot=2.0, max_step=8 / 255):
     result = adversarial.fool(model, images, targets, max_steps=1, restarts=0, confidence=confidence,
