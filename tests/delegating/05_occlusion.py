@@ -15,4 +15,7 @@ def pointing_hit(probability, mask, window, stride):
     hits, chance = evaluation.window_pointing_game(probability[None], mask[None], window=window, stride=stride)
     return bool(hits[0]), float(chance[0])
 ''',
+    "choose_window": '''
+MY_WINDOW = 20  # the side of the occluder, in pixels
+''',
 }
