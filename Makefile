@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lab release bench venv clean grade feedback student-repo
+.PHONY: run test lab release bench venv clean grade feedback rubric student-repo
 
 # Create .venv and install the project (with its dev tools) when missing or when pyproject changed.
 $(STAMP): pyproject.toml
@@ -52,6 +52,11 @@ grade: $(STAMP)
 feedback: $(STAMP)
 	@test -n "$(ASSIGNMENT)" || { echo "usage: make feedback ASSIGNMENT=<ID>"; exit 2; }
 	$(PY) tools/feedback.py $(ASSIGNMENT)
+
+## rubric: the written questions of $(ASSIGNMENT) with model answers and rubrics, for graders (also build/rubrics/<ID>.md)
+rubric: $(STAMP)
+	@test -n "$(ASSIGNMENT)" || { echo "usage: make rubric ASSIGNMENT=<ID>"; exit 2; }
+	$(PY) tools/rubric.py $(ASSIGNMENT)
 
 ## bench: speed benchmarks
 bench: $(STAMP)

@@ -10,7 +10,8 @@ In a throw-away copy of the course it writes N submissions of ``--assignment`` (
 function that misses its error check: visible tests pass, a hidden one fails), raising (the
 first answer cell raises), an infinite loop (one function never returns: each cell that calls
 it waits the cell time limit, ``--cell-timeout``), a deleted test cell, a renamed notebook,
-a corrupt file and the untouched release. It grades them with ``tools/grade.py --jobs J`` for
+a corrupt file and the untouched release; every notebook but the release and one kind ("no
+written answers") has its written answers filled in, left for a grader. It grades them with ``tools/grade.py --jobs J`` for
 each J of ``--jobs`` (from scratch each time, ``--force``), and prints the wall time, seconds
 per submission, the scaling ratio and the summary counts as a Markdown table, then where one
 submission's seconds go: the solved notebook executed once with nbclient (kernel start, each
@@ -35,8 +36,10 @@ import nbformat
 REPO = Path(__file__).resolve().parent.parent
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 # One period of the class's mix (20 submissions): kind -> count.
-MIX = {"solved": 9, "partly wrong": 3, "raising": 2, "infinite loop": 1, "deleted test cell": 1,
-       "renamed notebook": 1, "corrupt file": 1, "untouched release": 2}  # fmt: skip
+# Every notebook but the untouched release and "no written answers" has its written answers filled
+# in (they wait for a grader after autograde); "no written answers" leaves them as released (0).
+MIX = {"solved": 8, "no written answers": 1, "partly wrong": 3, "raising": 2, "infinite loop": 1,
+       "deleted test cell": 1, "renamed notebook": 1, "corrupt file": 1, "untouched release": 2}  # fmt: skip
 
 
 def _load(name: str, path: Path):
@@ -66,6 +69,10 @@ def make_submission(kind: str, source_nb, release_nb):
         return nb
     for cell in solution_cells:
         cell.source = answer(by_id[meta(cell)["grade_id"]])
+    if kind != "no written answers":
+        for cell in nb.cells:
+            if cell.cell_type == "markdown" and meta(cell).get("grade") and meta(cell).get("solution"):
+                cell.source = f"A student's answer to {meta(cell)['grade_id']}, in two to four sentences."
     functions = [c for c in solution_cells if re.search(r"^def \w+\(", c.source, re.M)]
     if kind == "partly wrong":  # the first function with a `raise ValueError` check loses it
         for cell in functions:
@@ -163,8 +170,10 @@ def main() -> int:
         counts = {}
         for outcome in run["outcomes"]:
             counts[outcome["status"]] = counts.get(outcome["status"], 0) + 1
+        waiting = [o for o in run["outcomes"] if o.get("waiting")]
         print(f"JOBS={jobs}: {run['wall']:.1f} s wall, {run['wall'] / args.n:.2f} s per submission, "
-              f"load average after: {os.getloadavg()[0]:.1f}, {counts}")  # fmt: skip
+              f"load average after: {os.getloadavg()[0]:.1f}, {counts}; {len(waiting)} with "
+              f"{sum(len(o['waiting']) for o in waiting)} written answer(s) waiting for a grader")  # fmt: skip
     print("\n| jobs | wall (s) | s / submission | speed-up over JOBS=1 |")
     print("|---:|---:|---:|---:|")
     for run in runs:
@@ -174,7 +183,8 @@ def main() -> int:
     for student, kind in kinds.items():
         outcome = next(o for o in runs[0]["outcomes"] if o["student"] == student)
         score = f"{outcome['score']:g}/{outcome['max_score']:g}" if outcome["score"] is not None else "-"
-        print(f"  {student} {kind:<18} {outcome['status']:<10} {score:>8} {outcome['seconds']:6.1f} s")
+        waiting = f"{len(outcome.get('waiting', []))} answer(s) to grade" if outcome.get("waiting") else ""
+        print(f"  {student} {kind:<18} {outcome['status']:<10} {score:>8} {outcome['seconds']:6.1f} s  {waiting}")
 
     times = cell_times(root, args.assignment)
     print(f"\nThe solved notebook executed once with nbclient: {times['total']:.1f} s in all, "

@@ -63,6 +63,22 @@ def solved(source_nb, *, break_conv_output_size: bool = False):
     return nb
 
 
+def source_notebook():
+    return nbformat.read(REPO / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+
+
+def answer_ids() -> dict[str, float]:
+    """``{grade id: points}`` of the written answers (markdown cells graded by hand)."""
+    return {c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"]) for c in source_notebook().cells
+            if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")
+            and c.metadata.nbgrader.get("solution")}  # fmt: skip
+
+
+def code_points() -> float:
+    return sum(float(c.metadata.nbgrader["points"]) for c in source_notebook().cells
+               if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade"))  # fmt: skip
+
+
 def tree_hashes(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
@@ -139,9 +155,11 @@ def test_parallel_grades_equal_serial_autograde(courses):
     parallel = read_grades(courses["root"], ["correct", "wrong"])
     serial = read_grades(courses["serial"], ["correct", "wrong"])
     assert parallel == serial, "tools/grade.py --jobs 2 and nbgrader autograde disagree"
-    points = {name: maximum for name, (_, maximum, _) in parallel["correct"].items()}
-    assert {name: score for name, (score, _, _) in parallel["correct"].items()} == points, "the solutions lose points"
-    lost = {name for name, (score, maximum, _) in parallel["wrong"].items() if score != maximum}
+    answers = answer_ids()
+    expected = {name: None if name in answers else maximum for name, (_, maximum, _) in parallel["correct"].items()}
+    assert {name: score for name, (score, _, _) in parallel["correct"].items()} == expected, "the solutions lose points"
+    assert all(parallel["correct"][name][2] for name in answers), "written answers wait for a grader"
+    lost = {name for name, (score, maximum, _) in parallel["wrong"].items() if score != maximum and name not in answers}
     assert lost == {"test_conv_output_size"}, f"the broken conv_output_size should cost its test only: {lost}"
     release_scores = read_grades(courses["root"], ["release"])["release"]
     assert all(score == 0 for score, _, _ in release_scores.values()), release_scores
@@ -157,7 +175,12 @@ def test_summary_names_each_bad_submission_and_its_fix(courses):
                      r"ask the student for a new copy", summary), summary  # fmt: skip
     assert re.search(r"renamed: .*holds Untitled.ipynb, not 01_convnet_recap.ipynb: rename it", summary), summary
     assert re.search(r"empty: .*holds no notebook.*ask the student to submit it", summary), summary
-    assert "0  with answers waiting for a manual grade" in summary
+    # The instructor's notebook and the partly wrong one hold the model answers: they wait for a
+    # grader; the untouched release's answers were scored 0 by autograde.
+    waiting = 2 if answer_ids() else 0
+    assert re.search(rf"^\s+{waiting}\s+with written answers waiting for a grader", summary, re.M), summary
+    assert ("release: " not in summary.split("waiting for a grader")[1]), summary
+    assert re.search(r"^\s+0\s+with a near copy of the course's own code", summary, re.M), summary
     assert re.search(r"\[3/3\] #+ 100% .*/min .*left 0:00", run.stderr), "the progress line"
 
 
@@ -235,9 +258,14 @@ def test_no_submitted_folder_or_unknown_assignment_stop_with_a_message(courses, 
 # make feedback
 # --------------------------------------------------------------------------- #
 @pytest.fixture(scope="module")
-def feedback_files(courses):
+def feedback_run(courses):
     run = run_tool("feedback", courses["root"], ASSIGNMENT)
     assert run.returncode == 0, run.stdout + run.stderr
+    return run
+
+
+@pytest.fixture(scope="module")
+def feedback_files(courses, feedback_run):
     files = {p.parts[-3]: p.read_text() for p in sorted((courses["root"] / "feedback").glob(f"*/{ASSIGNMENT}/*.html"))}
     return files
 
@@ -251,13 +279,22 @@ def test_feedback_for_every_graded_submission_without_hidden_tests(feedback_file
         assert "BEGIN HIDDEN TESTS" not in document and "hidden tests: not shown" in document
 
 
+def test_feedback_names_the_submissions_whose_answers_wait(feedback_run):
+    if not answer_ids():
+        assert "not graded yet" not in feedback_run.stdout, feedback_run.stdout
+        return
+    assert re.search(r"note: 2 submission\(s\) have written answers not graded yet .*: correct, wrong\)",
+                     feedback_run.stdout), feedback_run.stdout  # fmt: skip
+
+
 def test_feedback_shows_points_results_and_the_failing_message(feedback_files):
     wrong = feedback.html_text(feedback_files["wrong"])
     assert "Result: failed (0 of 2 points): AssertionError: conv_output_size(" in wrong
     assert "should raise ValueError" in wrong, "the hidden test's message"
     assert "Score: 0.0 / 2.0" in wrong and "Result: passed (3 of 3 points)" in wrong
     correct = feedback.html_text(feedback_files["correct"])
-    assert "Result: failed" not in correct and "(Score: 12.0 / 12.0)" in correct
+    tests, total = code_points(), code_points() + sum(answer_ids().values())
+    assert "Result: failed" not in correct and f"(Score: {tests:.1f} / {total:.1f})" in correct, "the solutions' score"
 
 
 def test_the_leak_check_catches_nbgraders_plain_feedback(courses):
@@ -285,3 +322,51 @@ def test_scrub_traceback_removes_quoted_hidden_lines():
                  "\x1b[0;32m----> 7\x1b[0m assert secret_function(3) == 9, 'nine'\n", "AssertionError: nine"]  # fmt: skip
     cleaned = "\n".join(feedback.scrub_traceback(traceback, secrets))
     assert "secret_function" not in cleaned and "visible = 1" in cleaned and "AssertionError: nine" in cleaned
+
+
+# --------------------------------------------------------------------------- #
+# Near copies of the course's own code
+# --------------------------------------------------------------------------- #
+RENAMES = {"topk_predictions": "topk_classes", "classes": "labels", "probabilities": "probs", "top_p": "best_p",
+           "top_i": "best_i", "row_i": "idx_row", "row_p": "prob_row", "images": "batch", "device": "where"}  # fmt: skip
+
+
+def copied_reference() -> str:
+    """``course_utils.models.topk_predictions``'s source, its variables renamed, as ``topk_classes``."""
+    import inspect
+
+    from course_utils import models
+
+    source = inspect.getsource(inspect.unwrap(models.topk_predictions))
+    for old, new in RENAMES.items():
+        source = re.sub(rf"\b{old}\b", new, source)
+    return source
+
+
+def test_near_copy_of_the_reference_is_flagged_and_the_solutions_are_not(tmp_path):
+    source = source_notebook()
+    references = grade.guarded_references([source])
+    assert "course_utils.models.topk_predictions" in references["topk_classes"], references
+    assert grade.near_copies(source, references) == [], "the solutions are not near copies of the course's code"
+    copied = nbformat.from_dict(source)
+    cell = next(c for c in copied.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "topk_classes")
+    cell.source = copied_reference()
+    found = grade.near_copies(copied, references)
+    assert [(c["function"], c["reference"]) for c in found] == [("topk_classes", "course_utils.models.topk_predictions")]
+    assert found[0]["similarity"] >= grade.near_copy_threshold()
+
+    # In a course folder: the submitted notebook is read, and the summary lists the copy, without penalty.
+    course = grade.Course(root=tmp_path, course_id="convnet-viz", submitted=tmp_path / "submitted",
+                          autograded=tmp_path / "autograded", source=REPO / "solutions",
+                          gradebook=tmp_path / "gradebook.db")  # fmt: skip
+    for student, nb in (("copier", copied), ("honest", source)):
+        (course.submitted / student / ASSIGNMENT).mkdir(parents=True)
+        nbformat.write(nb, course.submitted / student / ASSIGNMENT / NOTEBOOK)
+    copies = grade.find_near_copies(course, ASSIGNMENT, ["copier", "honest"])
+    assert list(copies) == ["copier"], copies
+    outcomes = [grade.Outcome("copier", "graded", score=3.0, max_score=12.0, near_copies=copies["copier"]),
+                grade.Outcome("honest", "graded", score=12.0, max_score=12.0)]  # fmt: skip
+    summary = grade.summary_text(ASSIGNMENT, outcomes, 1.0, 1)
+    assert re.search(r"^\s+1\s+with a near copy of the course's own code \(no penalty", summary, re.M), summary
+    assert re.search(r"copier: topk_classes \(\d\.\d\d like course_utils\.models\.topk_predictions\)", summary), summary
+    assert "honest:" not in summary

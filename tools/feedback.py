@@ -19,7 +19,9 @@ cell of the feedback it
 * starts the cell with its result: ``# Result: passed (3 of 3 points)`` or
   ``# Result: failed (0 of 2 points): AssertionError: ...``.
 
-nbgrader's feedback page already shows each test cell's points. After writing, every feedback
+nbgrader's feedback page already shows each test cell's points, and each written answer's
+manual points and the grader's comment; a submission whose written answers still wait for a
+grader is named (its page shows them without points). After writing, every feedback
 file is checked against the hidden tests of the source notebooks: a file that still quotes one
 is deleted and named (exit status 1), so a hidden test cannot leave by mistake.
 """
@@ -233,6 +235,11 @@ def main(argv: list[str] | None = None) -> int:
           "no hidden test in any")  # fmt: skip
     for line in failed + leaked:
         print(f"  {line}")
+    waiting = {s: names for s, names in grade.waiting_answers(course, args.assignment).items() if s in students}
+    if waiting:
+        print(f"  note: {len(waiting)} submission(s) have written answers not graded yet (their pages show them "
+              f"without points: {', '.join(sorted(waiting))}): grade them in the Formgrader (Manual grading), "
+              f"then `make feedback ASSIGNMENT={args.assignment}` again")  # fmt: skip
     if failed or leaked:
         return 1
     print(f"  send them to the students, or on JupyterHub: nbgrader release_feedback {args.assignment}")

@@ -21,7 +21,10 @@ repository root, or ``--root``):
 * a progress line (count, rate, time left) and, at the end, a summary: graded, failed to run,
   timed out (a cell ran past ``c.Execute.timeout`` and was interrupted: graded, those tests
   score 0; or the whole submission ran past ``--timeout`` and was stopped), notebook missing
-  or renamed, not a valid notebook, and the answers waiting for a manual grade.
+  or renamed, not a valid notebook; the written answers waiting for a grader (each student's, and
+  how to grade them: the rubric, then the Formgrader), and the graded functions that are near
+  copies of the course's own implementation (``course_utils.grading.similarity_to_reference``
+  at least its threshold; no penalty, for the instructor to look at).
 * one bad submission never stops the others; no file under ``submitted/`` is ever written.
 * submissions already in ``gradebook.db`` (and in ``autograded/``) are skipped unless
   ``--force``.
@@ -47,6 +50,7 @@ import importlib.util
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import sqlite3
@@ -265,6 +269,8 @@ class Outcome:
     seconds: float = 0.0
     interrupted_cells: int = 0
     needs_manual: int = 0
+    waiting: list[str] = field(default_factory=list)  # the written answers waiting for a grader (grade ids)
+    near_copies: list[dict] = field(default_factory=list)  # graded functions close to the course's reference
 
 
 def inspect_submission(course: Course, assignment: str, student: str, expected: list[str]) -> Outcome | None:
@@ -294,6 +300,124 @@ def inspect_submission(course: Course, assignment: str, student: str, expected: 
             return Outcome(student, "invalid", f"{shown}/{name} is not a valid notebook ({message[:160]}): "
                            "ask the student for a new copy (File > Download in JupyterLab), then grade again")  # fmt: skip
     return None
+
+
+# --------------------------------------------------------------------------- #
+# After grading: written answers for a grader, near copies of the course's code
+# --------------------------------------------------------------------------- #
+NEAR_COPY = 0.9  # used where course_utils.grading does not name its own threshold (NEAR_COPY_THRESHOLD)
+GUARDED = re.compile(r"\bguarded\(\s*(\w+)\s*,((?:\s*[\"'][\w.]+[\"']\s*,?)+)\s*\)")
+
+
+def waiting_answers(course: Course, assignment: str) -> dict[str, list[str]]:
+    """``{student: [grade id, ...]}``: the written answers (markdown cells graded by hand) of each
+    autograded submission of ``assignment`` that wait for a grader in the course's gradebook,
+    in the order of the notebooks' cells."""
+    from nbgrader.api import Gradebook
+
+    found: dict[str, list[str]] = {}
+    with Gradebook(db_url(course.gradebook), course.course_id) as gradebook:
+        order = {}
+        for notebook in gradebook.find_assignment(assignment).notebooks:
+            for cell in notebook.grade_cells:
+                order[notebook.name, cell.name] = (cell.cell_type, len(order))
+        for submission in gradebook.assignment_submissions(assignment):
+            if not _autograded(submission):
+                continue
+            names = [(order.get((nb.name, g.name), ("", 0))[1], g.name) for nb in submission.notebooks
+                     for g in nb.grades
+                     if g.needs_manual_grade and order.get((nb.name, g.name), ("",))[0] == "markdown"]  # fmt: skip
+            if names:
+                found[submission.student.id] = [name for _, name in sorted(names)]
+    return found
+
+
+def guarded_references(notebooks: list) -> dict[str, list[str]]:
+    """``{function name: [course function, ...]}``: what each graded test cell runs a student's
+    function with switched off (its ``guarded(name, "course_utils....", ...)`` calls)."""
+    found: dict[str, list[str]] = {}
+    for nb in notebooks:
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+                continue
+            for match in GUARDED.finditer(cell.source):
+                names = found.setdefault(match.group(1), [])
+                names += [n for n in re.findall(r"[\"']([\w.]+)[\"']", match.group(2)) if n not in names]
+    return found
+
+
+def defined_functions(nb) -> dict[str, str]:
+    """``{name: source}`` of the top-level functions a notebook's code cells define (the last
+    definition of a name wins, as in the kernel); cells that do not parse are left out."""
+    import ast
+
+    found = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                found[node.name] = ast.get_source_segment(source, node)
+    return found
+
+
+def near_copy_threshold() -> float:
+    from course_utils import grading
+
+    return float(getattr(grading, "NEAR_COPY_THRESHOLD", NEAR_COPY))
+
+
+def near_copies(nb, references: dict[str, list[str]], threshold: float | None = None) -> list[dict]:
+    """The graded functions of the notebook ``nb`` whose code is a near copy of a course function
+    that their tests switch off: ``course_utils.grading.similarity_to_reference`` at least
+    ``threshold``; each ``{"function", "reference", "similarity"}``, the closest reference."""
+    from course_utils import grading
+
+    threshold = near_copy_threshold() if threshold is None else threshold
+    defined = defined_functions(nb)
+    found = []
+    for name, names in sorted(references.items()):
+        if name not in defined:
+            continue
+        best = (0.0, "")
+        for reference in names:
+            try:
+                functions = grading.resolve(reference)
+            except Exception:  # a name the course no longer has: nothing to compare with
+                continue
+            for function in functions:
+                best = max(best, (grading.similarity_to_reference(defined[name], function), reference))
+        if best[0] >= threshold:
+            found.append({"function": name, "reference": best[1], "similarity": round(best[0], 3)})
+    return found
+
+
+def find_near_copies(course: Course, assignment: str, students: list[str]) -> dict[str, list[dict]]:
+    """``{student: near copies}`` for the submitted notebooks of ``students`` (read only)."""
+    import nbformat
+
+    sources = [nbformat.read(path, as_version=4) for path in sorted((course.source / assignment).glob("*.ipynb"))]
+    references = guarded_references(sources)
+    found = {}
+    if not references:
+        return found
+    threshold = near_copy_threshold()
+    for student in students:
+        copies = []
+        for path in sorted((course.submitted / student / assignment).glob("*.ipynb")):
+            try:
+                copies += near_copies(nbformat.read(path, as_version=4), references, threshold)
+            except Exception:  # an unreadable notebook is reported by the grading itself
+                continue
+        if copies:
+            found[student] = copies
+    return found
 
 
 # --------------------------------------------------------------------------- #
@@ -338,6 +462,8 @@ def worker_main(root: str, db: str, assignment: str) -> int:
                     result["needs_manual"] = sum(
                         1 for nb in submission.notebooks for g in nb.grades if g.needs_manual_grade
                     )
+                    result["waiting"] = [g.name for nb in submission.notebooks for g in nb.grades
+                                         if g.needs_manual_grade and g.cell.cell_type == "markdown"]  # fmt: skip
                 interrupted = 0
                 for path in (Path(root) / api.coursedir.autograded_directory / student / assignment).glob("*.ipynb"):
                     graded = nbformat.read(path, as_version=4)
@@ -491,10 +617,25 @@ def summary_text(assignment: str, outcomes: list[Outcome], seconds: float, jobs:
             continue
         for o in group:
             lines.append(f"          {o.student}: {o.detail}")
-    manual = [o for o in graded + timed if o.needs_manual]
-    lines.append(f"  {len(manual):>4}  with answers waiting for a manual grade (Formgrader)")
-    for o in manual:
-        lines.append(f"          {o.student}: {o.needs_manual} cell(s)")
+    waiting = [o for o in outcomes if o.waiting]
+    answers = sum(len(o.waiting) for o in waiting)
+    lines.append(f"  {len(waiting):>4}  with written answers waiting for a grader ({answers} answer(s) in all)")
+    for o in waiting:
+        lines.append(f"          {o.student}: {len(o.waiting)} answer(s): {', '.join(o.waiting)}")
+    other = [o for o in graded + timed if o.needs_manual > len(o.waiting)]
+    if other:
+        lines.append(f"  {len(other):>4}  with other cells waiting for a manual grade")
+        for o in other:
+            lines.append(f"          {o.student}: {o.needs_manual - len(o.waiting)} cell(s)")
+    if answers:
+        lines.append(f"        grade them by hand: `make rubric ASSIGNMENT={assignment}` prints each question's model "
+                     "answer and rubric; then `make lab`, the Nbgrader -> Formgrader panel (or `nbgrader formgrader`), "
+                     f"Manual grading, {assignment}; an untouched answer already scored 0")  # fmt: skip
+    copies = [o for o in outcomes if o.near_copies]
+    lines.append(f"  {len(copies):>4}  with a near copy of the course's own code (no penalty: for you to look at)")
+    for o in copies:
+        found = ", ".join(f"{c['function']} ({c['similarity']:.2f} like {c['reference']})" for c in o.near_copies)
+        lines.append(f"          {o.student}: {found}")
     return "\n".join(lines)
 
 
@@ -660,6 +801,17 @@ def grade(course: Course, assignment: str, *, jobs: int, force: bool = False, sh
                 db.unlink(missing_ok=True)
             (work / "template.db").unlink(missing_ok=True)
     listed = [outcomes[s] for s in students]
+    if status == 0 or not graded_ok:  # the gradebook holds this run's grades (and a grader's since)
+        waiting = waiting_answers(course, assignment)
+        for outcome in listed:
+            if outcome.status in ("graded", "timed out", "skipped"):
+                outcome.waiting = waiting.get(outcome.student, [])
+    gradable = [o.student for o in listed if o.status in ("graded", "timed out", "skipped")]
+    try:
+        for student, copies in find_near_copies(course, assignment, gradable).items():
+            outcomes[student].near_copies = copies
+    except Exception as error:  # the comparison is advice: it never stops the grading
+        print(f"note: near copies not checked ({type(error).__name__}: {error})", file=out)
     print(summary_text(assignment, listed, time.perf_counter() - started, jobs), file=out)
     (work / "summary.json").write_text(json.dumps([asdict(o) for o in listed], indent=1) + "\n")
     if any(o.status not in ("graded", "skipped", "timed out") for o in listed):
@@ -696,7 +848,8 @@ def _outcome(student: str, result: dict, course: Course, assignment: str) -> Out
     interrupted = int(result.get("interrupted_cells", 0))
     outcome = Outcome(student, "graded", score=result.get("score"), max_score=result.get("max_score"),
                       seconds=seconds, interrupted_cells=interrupted,
-                      needs_manual=int(result.get("needs_manual", 0)))  # fmt: skip
+                      needs_manual=int(result.get("needs_manual", 0)),
+                      waiting=list(result.get("waiting", [])))  # fmt: skip
     if interrupted:
         outcome.status = "timed out"
         outcome.detail = (f"{interrupted} cell(s) ran past the cell time limit and were interrupted; graded "
