@@ -16,4 +16,7 @@ def class_model_loop(model, init, targets, steps=20, lr=0.02, l2=1e-3):
                                 record={"score": synthesis.class_score(targets.tolist())})
     return result.image, result.records["score"]
 ''',
+    "choose_l2": '''
+MY_L2 = 0.06
+''',
 }

@@ -32,4 +32,7 @@ def clip_small_contribution(image, grad, pct, center=0.5):
     _regularizers.clip_contribution(pct, center=center)(state)
     return state.image
 ''',
+    "choose_settings": '''
+MY_SETTINGS = dict(norm_pct=70, blur_sigma=1.0)
+''',
 }
