@@ -16,4 +16,7 @@ def grid_cost(xy, rows, cols):
 def snap_to_grid(xy, rows, cols):
     return embedding.grid_layout(xy, rows, cols)
 ''',
+    "choose_layer": '''
+MY_LAYER = "classifier.4"
+''',
 }
