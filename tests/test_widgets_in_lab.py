@@ -1,8 +1,10 @@
 """The explorers work where students use them: the course's own JupyterLab, in headless Chromium.
 
-Starts JupyterLab on a local port over a copy of notebook 05 (the source is never opened, so nothing can
-save over it), runs all cells as a student does (FAST mode, progress bars on), moves a slider and
-answers a quiz question, and checks that the figure changes and that no widget fails to display. Skipped with a message where there is no Chromium or no playwright.
+Starts JupyterLab on a local port over copies of notebooks 05 and 06 (the sources are never opened, so
+nothing can save over them), with its own settings and workspace (nothing restored from, or written to,
+the user's JupyterLab), runs all cells as a student does (FAST mode, progress bars on), moves a slider,
+answers a quiz question, picks another image, and checks that the figure changes and that no widget fails
+to display. Skipped with a message where there is no Chromium or no playwright.
 """
 from __future__ import annotations
 
@@ -34,9 +36,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """JupyterLab on 127.0.0.1 over a folder with a copy of notebook 05; yields its base URL."""
+    """JupyterLab on 127.0.0.1 over a folder with copies of notebooks 05 and 06; yields its base URL."""
     root = tmp_path_factory.mktemp("lab")
-    for name in ("05_occlusion.ipynb",):
+    for name in ("05_occlusion.ipynb", "06_activations.ipynb"):
         shutil.copy2(ROOT / "notebooks" / name, root / name)
     settings = root / ".settings" / "@jupyterlab" / "notebook-extension"
     settings.mkdir(parents=True)
@@ -48,7 +50,8 @@ def lab(tmp_path_factory):
     )
     port = _free_port()
     env = dict(os.environ, COURSE_FAST="1", COURSE_OFFLINE="1", COURSE_PROGRESS="1",
-               JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"), JUPYTER_RUNTIME_DIR=str(root / ".runtime"))
+               JUPYTERLAB_SETTINGS_DIR=str(root / ".settings"), JUPYTERLAB_WORKSPACES_DIR=str(root / ".workspaces"),
+               JUPYTER_RUNTIME_DIR=str(root / ".runtime"))
     env.pop("COURSE_WIDGETS", None)
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
@@ -86,15 +89,18 @@ def browser():
 
 
 def _run_all(page, base: str, name: str) -> None:
-    """Open ``name`` in JupyterLab, run all cells and wait until every code cell has run."""
-    page.goto(f"{base}/lab/tree/{name}?token={TOKEN}")
+    """Open ``name`` in JupyterLab, alone (``reset``: no tab of an earlier page restored), run all cells
+    and wait until every code cell of that notebook has run."""
+    page.goto(f"{base}/lab/tree/{name}?reset&token={TOKEN}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", state="attached", timeout=60_000)
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000, polling=500)
     page.wait_for_timeout(3000)  # the kernel starts and connects
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
     page.wait_for_function(
         """() => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+            const panel = window.jupyterapp.shell.currentWidget;
+            if (!panel || !panel.node) return false;
+            const prompts = [...panel.node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
             return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
         }""",
         timeout=RUN_TIMEOUT_S * 1000, polling=1000,
@@ -147,4 +153,23 @@ def test_occlusion_explorer_and_quiz_respond_in_jupyterlab(lab, browser):
         ".some(e => e.innerText !== before)", arg=[status], timeout=30_000, polling=500,
     )
     _no_broken_widgets(page, "05_occlusion")
+    page.close()
+
+
+def test_activation_explorer_responds_in_jupyterlab(lab, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _run_all(page, lab, "06_activations.ipynb")
+    _no_broken_widgets(page, "06_activations")
+    selector = ".jp-OutputArea-output .jupyter-widgets.widget-vbox:has(select), " \
+               ".jp-OutputArea-output .jupyter-widgets.widget-vbox:has(.widget-slider)"
+    explorer = page.locator(selector).first
+    assert explorer.count(), "06: the activation explorer was not displayed"
+    before = _images(explorer)
+    control = explorer.locator("select").first
+    if control.count():  # a layer or image chooser: pick its last option
+        control.select_option(index=control.locator("option").count() - 1)
+    else:
+        _move_first_slider(page, explorer)
+    _wait_for_new_images(page, selector, before)
+    _no_broken_widgets(page, "06_activations")
     page.close()
