@@ -15,4 +15,7 @@ def invert_layer(model, images, layer, steps=30, lr=0.05, tv_weight=0.02, beta=2
     result = synthesis.invert(model, images, layer, steps=steps, tv_weight=tv_weight, beta=beta, lr=lr, seed=seed)
     return result.image, result.history
 ''',
+    "choose_tv_weight": '''
+MY_TV_WEIGHT = 20.0
+''',
 }
