@@ -23,4 +23,7 @@ def relu_rule_map(model, images, target, relu):
         return attribution.deconvnet(model, images, target)
     return attribution.guided_backprop(model, images, target)
 ''',
+    "choose_layers": '''
+MY_LAYERS = ["classifier.6", "classifier.4"]
+''',
 }
