@@ -13,4 +13,8 @@ def dream_loop(model, images, layer, steps=10, jitter=8, step_size=1.5 / 255, se
                                 optimizer="normalized", transforms=[synthesis.jitter(jitter)])
     return result.image, result.history
 ''',
+    "choose_dream": '''
+MY_LAYER = model.roles["last_conv"]
+MY_STEP_SIZE = 1 / 255
+''',
 }
