@@ -33,4 +33,9 @@ def receptive_fields(layers):
     net = torch.nn.Sequential(*[torch.nn.Conv2d(3, 3, k, s, p, d) for k, s, p, d in layers])
     return [(row.receptive_field, row.jump, row.start) for row in patches.layer_table(net, 224)]
 ''',
+    "choose_chain": '''
+MY_CHAIN = [(5, 2, 2, 1), (5, 1, 4, 2), (5, 1, 4, 2)]
+for geometry, (field, jump, start) in zip(MY_CHAIN, receptive_fields(MY_CHAIN)):
+    print(f"{str(geometry):<16} receptive field {field:>4}, jump {jump}")
+''',
 }
