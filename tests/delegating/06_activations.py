@@ -24,4 +24,9 @@ def unit_summary(output):
     stats = stats["0"] if isinstance(stats, dict) else stats
     return stats.active_fraction, stats.dead, stats.always_on
 ''',
+    "choose_unit": '''
+MY_LAYER = "classifier.5"  # a rectified layer of ShapeNet
+MY_UNIT = 8  # a unit (channel) of that layer
+MY_CLASS = "disk"  # the class it responds to
+''',
 }
