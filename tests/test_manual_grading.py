@@ -174,3 +174,43 @@ def test_graded_answers_no_longer_wait(course, graded_by_hand):
     """What the summary of a later ``make grade`` counts (read from the gradebook): nothing left."""
     grade = _load("course_grade", REPO / "tools" / "grade.py")
     assert set(grade.waiting_answers(grade.Course.load(course["root"]), ASSIGNMENT)) == set(), "still waiting"
+
+
+# --------------------------------------------------------------------------- #
+# make rubric
+# --------------------------------------------------------------------------- #
+rubric = _load("course_rubric", REPO / "tools" / "rubric.py")
+
+
+def test_rubric_prints_each_question_with_its_model_answer_and_rubric(tmp_path, capsys):
+    out = tmp_path / "rubric.md"
+    assert rubric.main([ASSIGNMENT, "--out", str(out)]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert out.read_text() in printed
+    source = nbformat.read(REPO / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    answers = [c for c in source.cells if is_answer(c)]
+    assert answers and printed.count("**Model answer.**") == len(answers), printed
+    for cell in answers:
+        model, criteria = rubric.split_answer(cell.source)
+        assert model and model in printed and criteria and criteria in printed, meta(cell)["grade_id"]
+        assert f"## {meta(cell)['grade_id']} ({float(meta(cell)['points']):g} points" in printed
+    found = rubric.questions(ASSIGNMENT)
+    assert all(q.rubric_points == q.points for q in found), {q.grade_id: (q.rubric_points, q.points) for q in found}
+    assert all(q.question.startswith("**Question") for q in found), "each answer follows its question"
+
+
+def test_rubric_names_the_known_assignments_for_an_unknown_one(capsys):
+    assert rubric.main(["99_nothing"]) == 2
+    error = capsys.readouterr().err
+    assert "unknown assignment '99_nothing'" in error and ASSIGNMENT in error
+
+
+def test_rubric_points_that_disagree_with_the_cell_are_named(tmp_path, capsys):
+    source = nbformat.read(REPO / "solutions" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    cell = next(c for c in source.cells if is_answer(c))
+    cell.source = re.sub(r"^- \d+(\.\d+)? points?:", "- 9 points:", cell.source, count=1, flags=re.M)
+    assert "- 9 points:" in cell.source
+    (tmp_path / "solutions" / ASSIGNMENT).mkdir(parents=True)
+    nbformat.write(source, tmp_path / "solutions" / ASSIGNMENT / NOTEBOOK)
+    status = rubric.main([ASSIGNMENT, "--solutions", str(tmp_path / "solutions"), "--out", str(tmp_path / "r.md")])
+    assert status == 1 and f"{meta(cell)['grade_id']}: its rubric gives" in capsys.readouterr().err

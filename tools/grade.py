@@ -628,9 +628,10 @@ def summary_text(assignment: str, outcomes: list[Outcome], seconds: float, jobs:
         for o in other:
             lines.append(f"          {o.student}: {o.needs_manual - len(o.waiting)} cell(s)")
     if answers:
-        lines.append(f"        grade them by hand: `make rubric ASSIGNMENT={assignment}` prints each question's model "
-                     "answer and rubric; then `make lab`, the Nbgrader -> Formgrader panel (or `nbgrader formgrader`), "
-                     f"Manual grading, {assignment}; an untouched answer already scored 0")  # fmt: skip
+        lines.append(f"        to grade them: `make rubric ASSIGNMENT={assignment}` (each question's model answer and "
+                     "rubric), then `make lab`,")  # fmt: skip
+        lines.append("        Nbgrader -> Formgrader (or `nbgrader formgrader`) -> Manual grading; answers left as "
+                     "released scored 0")  # fmt: skip
     copies = [o for o in outcomes if o.near_copies]
     lines.append(f"  {len(copies):>4}  with a near copy of the course's own code (no penalty: for you to look at)")
     for o in copies:
