@@ -8,6 +8,7 @@ them. Then, as a grader in the Formgrader does, each answer gets a manual score 
 through ``nbgrader.api.Gradebook``; ``nbgrader export`` counts the manual points in the total;
 ``tools/feedback.py`` (``make feedback``) writes a page that shows the grader's comments and
 scores and still no hidden test; and the gradebook no longer counts the answers as waiting.
+``make rubric`` (tools/rubric.py) is checked on the same assignment's solutions (no grading).
 """
 from __future__ import annotations
 
