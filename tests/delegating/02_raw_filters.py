@@ -16,4 +16,10 @@ def tile_images(tiles, ncols, separator=1, background=1.0):
 def channel_tiles(weight):
     return _filters.mosaic(weight, normalize="global", mode="channels", separator=0)
 ''',
+    "choose_filters": '''
+MY_STRONG = 36
+MY_FAINT = 9
+pair = shapenet_weight[[MY_STRONG, MY_FAINT]]
+image = tile_images(normalize_filters(pair), ncols=2, separator=2)
+''',
 }
