@@ -179,7 +179,7 @@ def main() -> int:
     for run in runs:
         print(f"| {run['jobs']} | {run['wall']:.1f} | {run['wall'] / args.n:.2f} | {runs[0]['wall'] / run['wall']:.2f} |")
 
-    print("\nPer kind (JOBS=1 run): status, score, worker seconds")
+    print(f"\nPer kind (JOBS={runs[0]['jobs']} run): status, score, worker seconds, written answers to grade")
     for student, kind in kinds.items():
         outcome = next(o for o in runs[0]["outcomes"] if o["student"] == student)
         score = f"{outcome['score']:g}/{outcome['max_score']:g}" if outcome["score"] is not None else "-"
@@ -195,7 +195,7 @@ def main() -> int:
               if kinds[o["student"]] == "solved" and o["status"] == "graded"]  # fmt: skip
     if solved:
         mean = sum(solved) / len(solved)
-        print(f"worker time of a solved submission (JOBS=1): {mean:.1f} s, of which nbgrader's own steps "
+        print(f"worker time of a solved submission (JOBS={runs[0]['jobs']}): {mean:.1f} s, of which nbgrader's own steps "
               f"(sanitize, restore cells, gradebook, write) about {mean - times['total']:.1f} s")  # fmt: skip
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)
