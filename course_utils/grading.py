@@ -385,6 +385,21 @@ def _tokens(source: str) -> list[str]:
             for node in ast.walk(tree)]  # fmt: skip
 
 
+# A graded function whose similarity to the course's own is at least NEAR_COPY_THRESHOLD is listed for
+# the instructor (no penalty), unless the course's function is shorter than NEAR_COPY_MIN_SIZE syntax-tree
+# nodes: a few lines (a Gram matrix) come out alike whoever writes them.
+NEAR_COPY_THRESHOLD = 0.9
+NEAR_COPY_MIN_SIZE = 100
+
+
+def syntax_size(function: Callable) -> int:
+    """The number of syntax-tree nodes of ``function``'s source (0 when it cannot be read)."""
+    try:
+        return len(_tokens(inspect.getsource(inspect.unwrap(function))))
+    except (OSError, TypeError, SyntaxError, ValueError):
+        return 0
+
+
 def similarity_to_reference(source: str, reference_func: Callable) -> float:
     """How close the student's ``source`` (a function's code, as text) is to ``reference_func``'s
     source: 1.0 for the same code up to names, constants, comments, docstrings and error

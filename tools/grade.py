@@ -305,7 +305,6 @@ def inspect_submission(course: Course, assignment: str, student: str, expected: 
 # --------------------------------------------------------------------------- #
 # After grading: written answers for a grader, near copies of the course's code
 # --------------------------------------------------------------------------- #
-NEAR_COPY = 0.9  # used where course_utils.grading does not name its own threshold (NEAR_COPY_THRESHOLD)
 GUARDED = re.compile(r"\bguarded\(\s*(\w+)\s*,((?:\s*[\"'][\w.]+[\"']\s*,?)+)\s*\)")
 
 
@@ -370,7 +369,7 @@ def defined_functions(nb) -> dict[str, str]:
 def near_copy_threshold() -> float:
     from course_utils import grading
 
-    return float(getattr(grading, "NEAR_COPY_THRESHOLD", NEAR_COPY))
+    return float(grading.NEAR_COPY_THRESHOLD)
 
 
 def near_copies(nb, references: dict[str, list[str]], threshold: float | None = None) -> list[dict]:
@@ -392,6 +391,8 @@ def near_copies(nb, references: dict[str, list[str]], threshold: float | None = 
             except Exception:  # a name the course no longer has: nothing to compare with
                 continue
             for function in functions:
+                if grading.syntax_size(function) < grading.NEAR_COPY_MIN_SIZE:
+                    continue  # too short for a copy to say anything
                 best = max(best, (grading.similarity_to_reference(defined[name], function), reference))
         if best[0] >= threshold:
             found.append({"function": name, "reference": best[1], "similarity": round(best[0], 3)})
