@@ -244,7 +244,9 @@ def read_grades(root: Path, assignment: str, students, notebook_names) -> dict:
         for student in students:
             for name in notebook_names:
                 notebook = gradebook.find_submission_notebook(Path(name).stem, assignment, student)
-                grades[student, name] = {g.name: (g.score, g.max_score) for g in notebook.grades}
+                # Grade.score reads 0 for a grade no one has given yet: None for an answer waiting for a grader
+                grades[student, name] = {g.name: (g.manual_score if g.manual_score is not None else g.auto_score,
+                                                  g.max_score) for g in notebook.grades}
     return grades
 
 
@@ -305,7 +307,7 @@ def grading_job(root: Path, plan: dict[str, tuple[str, ...]]) -> dict:
         if "untouched" in students:
             for name in names:
                 autograded = nbformat.read(root / "autograded" / "untouched" / assignment / name, as_version=4)
-                sources = {nbgrader_meta(c)["grade_id"]: c.source for c in graded_cells(autograded)}
+                sources = {nbgrader_meta(c)["grade_id"]: c.source for c in graded_cells(autograded) if not is_answer(c)}
                 autograded_sources[assignment, name] = sources
         if "solutions" in students:
             for name in names:
@@ -417,6 +419,8 @@ def jobs(course, tmp_path_factory):
     # nbgrader's kernels get the environment a grader's has: without the suite's COURSE_PROGRESS=0, so
     # that the course's own config must keep them headless (test_autograded_notebooks_hold_no_progress_bars).
     progress = os.environ.pop("COURSE_PROGRESS", None)
+    threads = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"  # two grading flows at once on the CPUs, as `make grade JOBS=2` does
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
             solved, others = pool.submit(grading_job, copies["solved"], solved_plan), pool.submit(second_worker)
@@ -424,6 +428,10 @@ def jobs(course, tmp_path_factory):
     finally:
         if progress is not None:
             os.environ["COURSE_PROGRESS"] = progress
+        if threads is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = threads
 
 
 @pytest.fixture(scope="session")
@@ -618,9 +626,10 @@ def test_alternative_covers_every_solution_cell(assignment):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_autograde_runs_the_hidden_tests(graded, assignment):
-    """autograde restores the instructor's test cells, hidden tests included, before running them."""
+    """autograde restores the instructor's test cells, hidden tests included, before running them
+    (the written answers stay the student's)."""
     for name in notebooks(REPO / "solutions" / assignment):
-        cells = graded_cells(source_notebook(assignment, name))
+        cells = [cell for cell in graded_cells(source_notebook(assignment, name)) if not is_answer(cell)]
         source = {nbgrader_meta(c)["grade_id"]: c.source for c in cells}
         assert graded["autograded_sources"][assignment, name] == source
 

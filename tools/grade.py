@@ -485,14 +485,17 @@ def worker_main(root: str, db: str, assignment: str) -> int:
 class Worker:
     """A worker process and the thread that feeds it students."""
 
-    def __init__(self, course: Course, db: Path, assignment: str, log: Path):
+    def __init__(self, course: Course, db: Path, assignment: str, log: Path, threads: int = 1):
         self.course, self.db, self.assignment, self.log_path = course, db, assignment, log
+        self.threads = threads  # of each notebook's kernel (torch's intra-op threads)
         self.process = None
         self.results: queue.Queue = queue.Queue()
 
     def start(self) -> None:
         env = _release().nbgrader_env(self.course.root)
         env.setdefault("PYTHONUNBUFFERED", "1")
+        # The kernels of all workers share the CPUs: more threads than cores only make them wait on each other.
+        env.setdefault("OMP_NUM_THREADS", str(self.threads))
         command = [sys.executable, str(Path(__file__).resolve()), "_worker", str(self.course.root), str(self.db),
                    self.assignment]  # fmt: skip
         self.log = open(self.log_path, "a")
@@ -766,7 +769,8 @@ def grade(course: Course, assignment: str, *, jobs: int, force: bool = False, sh
         def run(index: int) -> None:
             db = work / f"worker-{index}.db"
             shutil.copyfile(template, db)
-            worker = Worker(course, db, assignment, work / f"worker-{index}.log")
+            worker = Worker(course, db, assignment, work / f"worker-{index}.log",
+                            threads=max(1, (os.cpu_count() or 1) // jobs))
             worker_dbs.append(db)
             try:
                 while True:
