@@ -168,10 +168,10 @@ def submission(release_nb, source_nb, *, raises: str | None = None, loops: str |
             grade_id = nbgrader_meta(cell)["grade_id"]
             source = by_id[grade_id]
             cell.source = looping_source(source) if grade_id == loops else solved_source(source)
-        elif is_answer(cell):
-            cell.source = by_id[nbgrader_meta(cell)["grade_id"]].source  # the model answer
             if grade_id == raises:
                 cell.source = 'raise RuntimeError("a bug in the student\'s code")\n' + cell.source
+        elif is_answer(cell):
+            cell.source = by_id[nbgrader_meta(cell)["grade_id"]].source  # the model answer
     return nb
 
 
