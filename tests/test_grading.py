@@ -13,7 +13,6 @@ about six autogrades (~10 s each on a quiet machine).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import re
 import shutil
@@ -26,6 +25,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_tools import load_tool
+
 REPO = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "01_convnet_recap"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
@@ -33,17 +34,9 @@ COMMAND_TIMEOUT = 900
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 
-def _load(name: str, path: Path):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-release = _load("course_release", REPO / "tools" / "release.py")
-grade = _load("course_grade", REPO / "tools" / "grade.py")
-feedback = _load("course_feedback", REPO / "tools" / "feedback.py")
+release = load_tool("release")
+grade = load_tool("grade")
+feedback = load_tool("feedback")
 
 
 # --------------------------------------------------------------------------- #

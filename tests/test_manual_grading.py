@@ -13,7 +13,6 @@ scores and still no hidden test; and the gradebook no longer counts the answers 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import re
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from course_tools import load_tool
 
 REPO = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "01_convnet_recap"
@@ -30,16 +31,8 @@ COMMAND_TIMEOUT = 900
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION")
 
 
-def _load(name: str, path: Path):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-release = _load("course_release", REPO / "tools" / "release.py")
-feedback = _load("course_feedback", REPO / "tools" / "feedback.py")
+release = load_tool("release")
+feedback = load_tool("feedback")
 
 
 def meta(cell) -> dict:
@@ -173,14 +166,14 @@ def test_feedback_shows_the_graders_comments_and_scores(graded_by_hand):
 
 def test_graded_answers_no_longer_wait(course, graded_by_hand):
     """What the summary of a later ``make grade`` counts (read from the gradebook): nothing left."""
-    grade = _load("course_grade", REPO / "tools" / "grade.py")
+    grade = load_tool("grade")
     assert set(grade.waiting_answers(grade.Course.load(course["root"]), ASSIGNMENT)) == set(), "still waiting"
 
 
 # --------------------------------------------------------------------------- #
 # make rubric
 # --------------------------------------------------------------------------- #
-rubric = _load("course_rubric", REPO / "tools" / "rubric.py")
+rubric = load_tool("rubric")
 
 
 def test_rubric_prints_each_question_with_its_model_answer_and_rubric(tmp_path, capsys):

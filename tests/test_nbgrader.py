@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import importlib.util
 import re
 import runpy
 import shutil
@@ -37,10 +36,10 @@ import nbformat
 import pytest
 from traitlets.config.loader import PyFileConfigLoader
 
+from course_tools import load_tool
+
 REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("course_release", REPO / "tools" / "release.py")
-release = sys.modules["course_release"] = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(release)
+release = load_tool("release")
 
 # COURSE_ASSIGNMENTS=05_occlusion,09_class_models checks only those (while writing an assignment);
 # the pipeline tests need PIPELINE among them and are skipped otherwise.

@@ -20,7 +20,6 @@ isolation (pip and setuptools come from the course's packages too: the venv is m
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import signal
 import socket
@@ -33,10 +32,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_tools import load_tool
+
 REPO = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("course_student_repo", REPO / "tools" / "student_repo.py")
-student_repo = sys.modules["course_student_repo"] = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(student_repo)
+student_repo = load_tool("student_repo")
 
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN MARK SCHEME",
            "END MARK SCHEME")  # fmt: skip
