@@ -7,7 +7,11 @@ import torch
 os.environ.setdefault("COURSE_FAST", "1")
 os.environ.setdefault("COURSE_OFFLINE", "1")
 os.environ.setdefault("COURSE_PROGRESS", "0")
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# make test runs one worker per CPU (pytest-xdist): each worker, and each kernel it starts, gets its share
+# of the CPUs; more threads than cores only make torch wait on itself.
+_threads = max(1, min(2, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+os.environ.setdefault("OMP_NUM_THREADS", str(_threads))
+torch.set_num_threads(_threads)
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
