@@ -17,6 +17,9 @@ c.Execute.kernel_name = "python3"
 # interrupted, recorded as an error, and only the tests that depend on it lose their points.
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
+# When the last cell is done, stop the kernel at once: its outputs are all in, and letting a Python
+# process with torch loaded exit on its own takes 2-3 s, a third of a quick submission's time.
+c.Execute.shutdown_kernel = "immediate"
 
 # The stub that replaces the code between ### BEGIN SOLUTION and ### END SOLUTION.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
@@ -41,6 +44,11 @@ import sys as _sys  # noqa: E402
 # (JupyterLab, the Formgrader) the notebooks a person runs keep them.
 if not any(name in _sys.modules for name in ("jupyter_server.serverapp", "notebook.notebookapp")):
     _os.environ.setdefault("COURSE_PROGRESS", "0")
+    # There, too, each call of a student's function in a test cell is stopped after this many
+    # seconds (course_utils.grading.guarded): a function that never returns fails its tests with a
+    # message saying so, each after 30 s, instead of holding every cell that calls it for the
+    # whole c.Execute.timeout. The slowest call of any solution takes under half a second (FAST mode).
+    _os.environ.setdefault("COURSE_CALL_TIME_LIMIT", "30")
 
 # Feedback keeps the hidden tests hidden: after nbgrader's GetGrades, the course's HideHiddenTests
 # (tools/feedback.py) replaces the hidden tests of each test cell by one line, takes their quotes

@@ -8,8 +8,9 @@ Run by hand (not collected by pytest), in FAST and OFFLINE mode as the test suit
 In a throw-away copy of the course it writes N submissions of ``--assignment`` (default
 ``01_convnet_recap``), a mix a real class produces (see ``MIX``): solved, partly wrong (a
 function that misses its error check: visible tests pass, a hidden one fails), raising (the
-first answer cell raises), an infinite loop (one function never returns: each cell that calls
-it waits the cell time limit, ``--cell-timeout``), a deleted test cell, a renamed notebook,
+first answer cell raises), an infinite loop (one function never returns: each test cell that
+calls it stops it after the call time limit, ``--call-timeout``, and each other cell that calls it
+waits the cell time limit, ``--cell-timeout``), a deleted test cell, a renamed notebook,
 a corrupt file and the untouched release; every notebook but the release and one kind ("no
 written answers") has its written answers filled in, left for a grader. It grades them with ``tools/grade.py --jobs J`` for
 each J of ``--jobs`` (from scratch each time, ``--force``), and prints the wall time, seconds
@@ -130,7 +131,7 @@ def cell_times(root: Path, assignment: str) -> dict:
     from nbclient import NotebookClient
 
     nb = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(root)}})
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", shutdown_kernel="immediate", resources={"metadata": {"path": str(root)}})
     start = time.perf_counter()
     with client.setup_kernel():
         kernel = time.perf_counter() - start
@@ -151,16 +152,21 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--assignment", default="01_convnet_recap")
     parser.add_argument("--cell-timeout", type=int, default=20, help="c.Execute.timeout of the benchmark course")
+    parser.add_argument("--call-timeout", type=float, default=5,
+                        help="COURSE_CALL_TIME_LIMIT of the benchmark course: seconds per call of a student's function in a test")  # fmt: skip
     parser.add_argument("--keep", type=Path, help="build the course here and keep it")
+    parser.add_argument("--record", action="store_true", help="write the result into benchmarks/RESULTS.md")
     args = parser.parse_args()
     base = args.keep or Path(tempfile.mkdtemp(prefix="grading-bench-"))
-    root = release.prepare_course(base / "course", [args.assignment],
-                                  extra_config=f"c.Execute.timeout = {args.cell_timeout}")  # fmt: skip
+    limits = (f"c.Execute.timeout = {args.cell_timeout}\n"
+              f"import os\nos.environ['COURSE_CALL_TIME_LIMIT'] = '{args.call_timeout:g}'")  # fmt: skip
+    root = release.prepare_course(base / "course", [args.assignment], extra_config=limits)
     release.generate(root, [args.assignment])
     kinds = write_class(root, args.assignment, args.n)
     print(f"{args.n} submissions of {args.assignment} in {root}: " +
           ", ".join(f"{sum(1 for k in kinds.values() if k == kind)} {kind}" for kind in MIX))  # fmt: skip
     print(f"COURSE_FAST={os.environ.get('COURSE_FAST', '')} cell timeout {args.cell_timeout} s, "
+          f"call time limit {args.call_timeout:g} s, "
           f"{os.cpu_count()} CPUs, load average before: {os.getloadavg()[0]:.1f}")  # fmt: skip
 
     runs = []
@@ -197,9 +203,23 @@ def main() -> int:
         mean = sum(solved) / len(solved)
         print(f"worker time of a solved submission (JOBS={runs[0]['jobs']}): {mean:.1f} s, of which nbgrader's own steps "
               f"(sanitize, restore cells, gradebook, write) about {mean - times['total']:.1f} s")  # fmt: skip
+    if args.record and len(runs) > 1:
+        record(args, runs)
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)
     return 0
+
+
+def record(args, runs: list[dict]) -> None:
+    """One row of benchmarks/RESULTS.md: the wall times, seconds per submission and the speed-up."""
+    conftest = _load("bench_conftest", REPO / "benchmarks" / "conftest.py")
+    first, last = runs[0], runs[-1]
+    mode = "FAST" if os.environ.get("COURSE_FAST") else "full"
+    name = f"make grade: {args.n} submissions of {args.assignment} ({mode}, the class mix), JOBS={last['jobs']} vs {first['jobs']}"
+    device = f"CPU ({os.cpu_count()} cores)"
+    walls = ", ".join(f"JOBS={run['jobs']} {run['wall'] / 60:.1f} min ({run['wall'] / args.n:.2f} s each)" for run in runs)
+    measured = f"{first['wall'] / last['wall']:.2f}x; {walls}; cell limit {args.cell_timeout} s, call limit {args.call_timeout:g} s"
+    conftest.write_results({(name, device): [name, device, measured, ">= 1.8x, JOBS=2 <= 30 min"]})
 
 
 if __name__ == "__main__":

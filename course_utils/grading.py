@@ -21,6 +21,12 @@ so every alias of the object is disabled at once, and restores it when the block
 error or an interrupt. Reloading a course module while the guard is on is refused too. A student
 who catches the error gains nothing: the guard remembers the call and fails the test at the end.
 
+While grading, each call of a guarded function also has a time limit (``COURSE_CALL_TIME_LIMIT``
+seconds, which the course's ``nbgrader_config.py`` sets for validate and autograde): a function that
+never returns fails its test with :class:`CallTimeLimit` ("receptive_fields did not return within
+30 s ...") instead of holding the cell until nbgrader's own cell limit interrupts it, which costs a
+class of 300 students minutes per looping submission and tells the student less.
+
 Only what an assignment asks students to write is listed by its tests: the helpers it hands them
 (models, data, hooks, plotting, the optimization loop where the task is a step) keep working.
 
@@ -36,13 +42,17 @@ import difflib
 import functools
 import importlib
 import inspect
+import math
+import os
+import signal
 import sys
 import textwrap
 import threading
 import types
 from typing import Any, Callable, Iterable
 
-__all__ = ["ReferenceUsed", "reference_guard", "guarded", "resolve", "similarity_to_reference"]
+__all__ = ["ReferenceUsed", "CallTimeLimit", "reference_guard", "guarded", "call_time_limit", "resolve",
+           "similarity_to_reference"]  # fmt: skip
 
 
 class ReferenceUsed(AssertionError):
@@ -261,35 +271,92 @@ def reference_guard(*names: str, function: str | None = None):
 
 
 # --------------------------------------------------------------------------- #
+# A time limit on each call of a student's function
+# --------------------------------------------------------------------------- #
+CALL_TIME_LIMIT_ENV = "COURSE_CALL_TIME_LIMIT"
+
+
+class CallTimeLimit(BaseException):
+    """A guarded call ran past its time limit. A ``BaseException``, as ``KeyboardInterrupt`` is, so
+    that an ``except Exception`` in the student's code does not swallow it."""
+
+
+def call_time_limit() -> float | None:
+    """Seconds one call of a guarded function may take: ``COURSE_CALL_TIME_LIMIT``, or ``None``
+    (no limit) where it is unset or empty."""
+    text = os.environ.get(CALL_TIME_LIMIT_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{CALL_TIME_LIMIT_ENV}={text!r} is not a time limit: set it to a number of seconds "
+                         "above 0, or leave it empty for none")  # fmt: skip
+    return seconds
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None, label: str):
+    """Raise :class:`CallTimeLimit` in the block after ``seconds`` (SIGALRM; the main thread of a
+    POSIX process only, as a kernel's cells run). A limit already running (a guarded call inside
+    another) is left to do its work; the timer and the previous handler are restored on exit."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if seconds is None or not usable or signal.getitimer(signal.ITIMER_REAL)[0] > 0:
+        yield
+        return
+    message = (f"{label} did not return within {seconds:g} s, the time limit of one call while grading: "
+               "look for a loop that never ends, or for work that could be batched")  # fmt: skip
+    fired, armed = [], [True]  # a late alarm, once the block is left, is ignored
+
+    def on_alarm(signum, frame):
+        if armed[0]:
+            fired.append(True)
+            raise CallTimeLimit(message)
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)  # and again each second, should the student catch it
+    try:
+        yield
+    finally:
+        armed[0] = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    if fired:  # the student's code caught the error and went on: the call still ran too long
+        raise CallTimeLimit(message)
+
+
+# --------------------------------------------------------------------------- #
 # Guarding a student's function
 # --------------------------------------------------------------------------- #
 class _GuardedContext:
     """A context manager returned by a guarded function (e.g. a ``@contextmanager``): its set-up
     and tear-down run under the guard too, since that is where such a function does its work."""
 
-    def __init__(self, manager, names, function):
-        self._manager, self._names, self._function = manager, names, function
+    def __init__(self, manager, names, function, seconds):
+        self._manager, self._names, self._function, self._seconds = manager, names, function, seconds
 
     def __enter__(self):
-        with reference_guard(*self._names, function=self._function):
+        with reference_guard(*self._names, function=self._function), _time_limit(self._seconds, self._function):
             return self._manager.__enter__()
 
     def __exit__(self, *exc_info):
-        with reference_guard(*self._names, function=self._function):
+        with reference_guard(*self._names, function=self._function), _time_limit(self._seconds, self._function):
             return self._manager.__exit__(*exc_info)
 
 
 class _GuardedIterator:
     """An iterator (e.g. a generator) returned by a guarded function: each step runs under the guard."""
 
-    def __init__(self, iterator, names, function):
-        self._iterator, self._names, self._function = iterator, names, function
+    def __init__(self, iterator, names, function, seconds):
+        self._iterator, self._names, self._function, self._seconds = iterator, names, function, seconds
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        with reference_guard(*self._names, function=self._function):
+        with reference_guard(*self._names, function=self._function), _time_limit(self._seconds, self._function):
             return next(self._iterator)
 
 
@@ -306,11 +373,13 @@ def _is_reference(function: Callable, names: Iterable[str]) -> str | None:
     return None
 
 
-def guarded(function: Callable, *names: str) -> Callable:
+def guarded(function: Callable, *names: str, seconds: float | None = None) -> Callable:
     """``function`` wrapped so that each call runs with the course functions ``names`` disabled.
 
     Guarding a guarded function again replaces its list of names. A student "function" that *is*
     one of the disabled references (``gram_matrix = synthesis.gram_matrix``) fails when called.
+    Each call (and each step of an iterator or context manager it returns) is stopped with
+    :class:`CallTimeLimit` after ``seconds``, by default :func:`call_time_limit` at call time.
     """
     original = getattr(function, "__guarded_original__", function)
     label = getattr(original, "__name__", type(original).__name__)
@@ -322,12 +391,13 @@ def guarded(function: Callable, *names: str) -> Callable:
         same = _is_reference(original, names)
         if same is not None:
             raise ReferenceUsed(f"{label}: write this function yourself: it is {same}")
-        with reference_guard(*names, function=label):
+        limit = call_time_limit() if seconds is None else seconds
+        with reference_guard(*names, function=label), _time_limit(limit, label):  # the guard's own work is never cut
             result = original(*args, **kwargs)
         if hasattr(result, "__enter__") and hasattr(result, "__exit__"):
-            return _GuardedContext(result, names, label)
+            return _GuardedContext(result, names, label, limit)
         if isinstance(result, types.GeneratorType):
-            return _GuardedIterator(result, names, label)
+            return _GuardedIterator(result, names, label, limit)
         return result
 
     wrapper.__guarded_original__ = original

@@ -27,6 +27,22 @@ def test_photo_sizes_and_batches():
     assert torch.equal(gray[0], gray[1])
 
 
+def test_scikit_learn_photos_are_its_sample_images_read_without_importing_it():
+    import subprocess
+    import sys
+
+    import numpy as np
+    from sklearn.datasets import load_sample_image
+
+    from course_utils.data.photos import PHOTOS
+
+    for name, filename in (("china", "china.jpg"), ("flower", "flower.jpg")):
+        assert np.array_equal(PHOTOS[name].load_array(), load_sample_image(filename)), name
+    # In a fresh interpreter, the synthetic shapes (whose backgrounds include both) leave scikit-learn unimported
+    code = "import sys; from course_utils.data import make_shapes; make_shapes(2, seed=0); print('sklearn' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
 def test_unknown_photo_lists_available_names():
     with pytest.raises(ValueError, match="available photos: astronaut"):
         data.load_photo("cat_picture")

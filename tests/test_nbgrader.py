@@ -46,7 +46,9 @@ release = load_tool("release")
 ASSIGNMENTS = [a for a in release.assignment_ids()
                if not os.environ.get("COURSE_ASSIGNMENTS") or a in os.environ["COURSE_ASSIGNMENTS"].split(",")]
 COURSE_ID = PyFileConfigLoader(str(release.COURSE_CONFIG)).load_config().CourseDirectory.course_id
-CELL_TIMEOUT = 15  # seconds per cell in the test courses: the infinite loop costs this per cell
+CELL_TIMEOUT = 15  # seconds per cell in the test courses: the infinite loop costs this per cell it holds
+CALL_TIME_LIMIT = 5  # seconds per call of a student's function in a test cell (COURSE_CALL_TIME_LIMIT)
+CALL_TIME_LIMIT_MESSAGE = "did not return within"
 COMMAND_TIMEOUT = 300  # seconds per nbgrader command, so that a hung command fails the test
 
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN MARK SCHEME",
@@ -313,11 +315,12 @@ def grading_job(root: Path, plan: dict[str, tuple[str, ...]]) -> dict:
                 autograded = nbformat.read(root / "autograded" / "solutions" / assignment / name, as_version=4)
                 widgets[assignment, name] = [nbgrader_meta(c).get("grade_id") or c.source[:40] for c in autograded.cells
                                              if any(WIDGET in o.get("data", {}) for o in c.get("outputs", []))]
-        if "delegates" in students:
+        for student in {"delegates", "loops"} & set(students):
             for name in names:
-                autograded = nbformat.read(root / "autograded" / "delegates" / assignment / name, as_version=4)
-                outputs[assignment, name] = {nbgrader_meta(c)["grade_id"]: cell_output_text(c)
-                                             for c in graded_cells(autograded) if c.cell_type == "code"}
+                autograded = nbformat.read(root / "autograded" / student / assignment / name, as_version=4)
+                key = (assignment, name) if student == "delegates" else (assignment, name, student)
+                outputs[key] = {nbgrader_meta(c)["grade_id"]: cell_output_text(c)
+                                for c in graded_cells(autograded) if c.cell_type == "code"}
     return {"grades": grades, "sabotages": sabotages, "autograded_sources": autograded_sources,
             "outputs": outputs, "seconds": seconds, "widgets": widgets}  # fmt: skip
 
@@ -388,7 +391,7 @@ def course(tmp_path_factory):
     """A throw-away copy of the course with every assignment generated (and in its gradebook)."""
     root = release.prepare_course(
         tmp_path_factory.mktemp("course") / "course", ASSIGNMENTS,
-        extra_config=f"c.Execute.timeout = {CELL_TIMEOUT}",
+        extra_config=f"c.Execute.timeout = {CELL_TIMEOUT}\nimport os\nos.environ['COURSE_CALL_TIME_LIMIT'] = '{CALL_TIME_LIMIT}'",
     )  # fmt: skip
     files = release.generate(root, ASSIGNMENTS)
     return root, files
@@ -636,8 +639,9 @@ def test_autograde_runs_the_hidden_tests(graded, assignment):
 @needs_pipeline
 @pytest.mark.parametrize("student", ["raises", "loops"])
 def test_autograde_broken_cell_loses_only_its_tests(graded, student):
-    """A cell that raises, or whose function loops forever (interrupted after the cell timeout),
-    costs the tests that call its functions; the other tests keep their points."""
+    """A cell that raises, or whose function loops forever (stopped by the call time limit in the
+    test cells, interrupted after the cell timeout elsewhere), costs the tests that call its
+    functions; the other tests keep their points."""
     sabotages = graded["sabotages"][PIPELINE]
     grades = _grades(graded, PIPELINE, student)
     assert grades, f"no {student} submission was graded"
@@ -649,6 +653,10 @@ def test_autograde_broken_cell_loses_only_its_tests(graded, student):
         scores = {g: score for g, (score, _) in cells.items()}
         assert scores == expected, f"{name}: {student} in {broken.grade_id}"
         assert sum(value or 0 for value in expected.values()) > 0
+        if student == "loops":  # the test cells stopped the looping function themselves, and said so
+            texts = graded["outputs"][PIPELINE, name, student]
+            stopped = [g for g in broken.dependents if CALL_TIME_LIMIT_MESSAGE in texts.get(g, "")]
+            assert stopped, f"{name}: no test cell of {broken.dependents} stopped the loop after {CALL_TIME_LIMIT} s"
 
 
 @needs_pipeline

@@ -19,10 +19,11 @@ repository root, or ``--root``):
   the "needs manual grade" flags, auto comments, timestamps, late penalties); manual grades
   already in ``gradebook.db`` are kept, as nbgrader keeps them.
 * a progress line (count, rate, time left) and, at the end, a summary: graded, failed to run,
-  timed out (a cell ran past ``c.Execute.timeout`` and was interrupted: graded, those tests
-  score 0; or the whole submission ran past ``--timeout`` and was stopped), notebook missing
-  or renamed, not a valid notebook; the written answers waiting for a grader (each student's, and
-  how to grade them: the rubric, then the Formgrader), and the graded functions that are near
+  timed out (a cell ran past ``c.Execute.timeout`` and was interrupted, or a test stopped a
+  student's function after ``COURSE_CALL_TIME_LIMIT`` seconds: graded, those tests score 0;
+  or the whole submission ran past ``--timeout`` and was stopped), notebook missing or renamed,
+  not a valid notebook; the written answers waiting for a grader (each student's, and how to
+  grade them: the rubric, then the Formgrader), and the graded functions that are near
   copies of the course's own implementation (``course_utils.grading.similarity_to_reference``
   at least its threshold; no penalty, for the instructor to look at).
 * one bad submission never stops the others; no file under ``submitted/`` is ever written.
@@ -66,7 +67,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 WORK_DIR = ".grading"  # under the course folder: the workers' gradebooks and the last summary
 RESULT_PREFIX = "@@grade-result "  # how a worker's result lines are told apart from stray output
 STARTUP_TIMEOUT = 600  # seconds a worker may take to import nbgrader (minutes on a very busy machine)
-INTERRUPTED = {"KeyboardInterrupt", "CellTimeoutError", "TimeoutError", "DeadKernelError"}
+# Errors of a cell stopped for time: nbgrader's interrupt after c.Execute.timeout, or a test's call of a
+# student function stopped after COURSE_CALL_TIME_LIMIT (course_utils.grading.CallTimeLimit).
+INTERRUPTED = {"KeyboardInterrupt", "CellTimeoutError", "TimeoutError", "DeadKernelError", "CallTimeLimit"}
 
 
 def _release():
@@ -608,7 +611,7 @@ def summary_text(assignment: str, outcomes: list[Outcome], seconds: float, jobs:
     labels = [
         ("graded", "graded"),
         ("skipped", "already graded, skipped (FORCE=1 grades them again)"),
-        ("timed out", "timed out (a cell interrupted after the cell time limit, or the submission stopped)"),
+        ("timed out", "timed out (a cell or a call stopped at its time limit, or the submission stopped)"),
         ("failed", "failed to run"),
         ("missing", "notebook missing"),
         ("renamed", "notebook renamed"),
@@ -858,7 +861,7 @@ def _outcome(student: str, result: dict, course: Course, assignment: str) -> Out
                       waiting=list(result.get("waiting", [])))  # fmt: skip
     if interrupted:
         outcome.status = "timed out"
-        outcome.detail = (f"{interrupted} cell(s) ran past the cell time limit and were interrupted; graded "
+        outcome.detail = (f"{interrupted} cell(s) stopped at the cell or call time limit; graded "
                           f"{outcome.score:g}/{outcome.max_score:g} (the tests that waited on them score 0)")  # fmt: skip
     return outcome
 

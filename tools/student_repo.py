@@ -81,6 +81,17 @@ c.CourseDirectory.course_id = {course_id!r}
 c.Execute.kernel_name = "python3"
 c.Execute.timeout = 120  # seconds per cell, as when the notebook is graded
 c.Execute.interrupt_on_timeout = True
+c.Execute.shutdown_kernel = "immediate"  # the outputs are in: do not wait for the kernel to exit
+
+import os as _os  # noqa: E402
+import sys as _sys  # noqa: E402
+
+# When nbgrader runs the notebook on its own: no progress bars, and each call of your function in a
+# test cell stops after 30 s (as when the notebook is graded), so that a loop that never ends fails
+# its tests with a message saying so.
+if not any(name in _sys.modules for name in ("jupyter_server.serverapp", "notebook.notebookapp")):
+    _os.environ.setdefault("COURSE_PROGRESS", "0")
+    _os.environ.setdefault("COURSE_CALL_TIME_LIMIT", "30")
 '''
 
 STUDENT_GITIGNORE = """\

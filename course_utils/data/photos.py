@@ -4,7 +4,9 @@ Nothing is downloaded: the files come with scikit-image, scikit-learn and matplo
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -25,9 +27,18 @@ def _skimage(name: str) -> Callable[[], np.ndarray]:
 
 def _sklearn(filename: str) -> Callable[[], np.ndarray]:
     def load() -> np.ndarray:
-        from sklearn.datasets import load_sample_image
+        # The JPEG is read straight from scikit-learn's folder: importing scikit-learn for it
+        # would cost about a second (in every fresh kernel that makes synthetic shapes).
+        spec = importlib.util.find_spec("sklearn")
+        path = Path(spec.origin).parent / "datasets" / "images" / filename if spec and spec.origin else None
+        if path is None or not path.is_file():  # another layout: ask scikit-learn itself
+            from sklearn.datasets import load_sample_image
 
-        return load_sample_image(filename)
+            return load_sample_image(filename)
+        from PIL import Image
+
+        with Image.open(path) as pil:
+            return np.asarray(pil.convert("RGB"))
 
     return load
 
