@@ -6,17 +6,19 @@ Run by hand (not collected by pytest), in FAST and OFFLINE mode as the test suit
     COURSE_FAST=1 COURSE_OFFLINE=1 .venv/bin/python benchmarks/grading_benchmark.py --n 20 --jobs 1 2
 
 In a throw-away copy of the course it writes N submissions of ``--assignment`` (default
-``01_convnet_recap``), a mix a real class produces (see ``MIX``): solved, partly wrong (a
-function that misses its error check: visible tests pass, a hidden one fails), raising (the
-first answer cell raises), an infinite loop (one function never returns: each test cell that
-calls it stops it after the call time limit, ``--call-timeout``, and each other cell that calls it
-waits the cell time limit, ``--cell-timeout``), a deleted test cell, a renamed notebook,
-a corrupt file and the untouched release; every notebook but the release and one kind ("no
-written answers") has its written answers filled in, left for a grader. It grades them with ``tools/grade.py --jobs J`` for
-each J of ``--jobs`` (from scratch each time, ``--force``), and prints the wall time, seconds
-per submission, the scaling ratio and the summary counts as a Markdown table, then where one
-submission's seconds go: the solved notebook executed once with nbclient (kernel start, each
-cell's time) beside the worker's time for the same submission (nbgrader's own steps).
+``01_convnet_recap``), a mix a real class produces (see ``MIX``): solved, delegating (each
+graded function calls the course's own implementation: the reference guard fails its tests),
+partly wrong (a function that misses its error check: visible tests pass, a hidden one fails),
+raising (the first answer cell raises), an infinite loop (one function never returns: each test
+cell that calls it stops it after the call time limit, ``--call-timeout``, and each other cell
+that calls it waits the cell time limit, ``--cell-timeout``), a deleted test cell, a renamed
+notebook, a corrupt file and the untouched release; every notebook but the release and one
+kind ("no written answers") has its written answers filled in, left for a grader. It grades
+them with ``tools/grade.py --jobs J`` for each J of ``--jobs`` (from scratch each time,
+``--force``), and prints the wall time, seconds per submission, the scaling ratio and the
+summary counts as a Markdown table, then where one submission's seconds go: the solved notebook
+executed once with nbclient (kernel start, each cell's time) beside the worker's time for the
+same submission (nbgrader's own steps). ``--record`` writes the result into RESULTS.md.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import importlib.util
 import json
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -39,7 +42,8 @@ MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN T
 # One period of the class's mix (20 submissions): kind -> count.
 # Every notebook but the untouched release and "no written answers" has its written answers filled
 # in (they wait for a grader after autograde); "no written answers" leaves them as released (0).
-MIX = {"solved": 8, "no written answers": 1, "partly wrong": 3, "raising": 2, "infinite loop": 1,
+# "delegating": every graded function calls the course's own implementation (tests/delegating/<ID>.py).
+MIX = {"solved": 7, "delegating": 1, "no written answers": 1, "partly wrong": 3, "raising": 2, "infinite loop": 1,
        "deleted test cell": 1, "renamed notebook": 1, "corrupt file": 1, "untouched release": 2}  # fmt: skip
 
 
@@ -61,15 +65,24 @@ def answer(cell) -> str:
     return "\n".join(line for line in cell.source.splitlines() if not any(m in line for m in MARKERS))
 
 
-def make_submission(kind: str, source_nb, release_nb):
+def delegating_cells(assignment: str) -> dict[str, str]:
+    """The solution cells (by grade id) of a submission that delegates to the course: tests/delegating/<ID>.py."""
+    path = REPO / "tests" / "delegating" / f"{assignment}.py"
+    if not path.is_file():
+        raise SystemExit(f"no delegating submission for {assignment}: write {path.relative_to(REPO)} (see tests/test_nbgrader.py)")
+    return runpy.run_path(str(path))["CELLS"]
+
+
+def make_submission(kind: str, source_nb, release_nb, assignment: str):
     """The notebook a student of ``kind`` submits (``None`` for kinds that are not a notebook)."""
     nb = nbformat.from_dict(release_nb)
     by_id = {meta(c).get("grade_id"): c for c in source_nb.cells}
     solution_cells = [c for c in nb.cells if meta(c).get("solution") and c.cell_type == "code"]
     if kind == "untouched release":
         return nb
+    delegating = delegating_cells(assignment) if kind == "delegating" else {}
     for cell in solution_cells:
-        cell.source = answer(by_id[meta(cell)["grade_id"]])
+        cell.source = delegating.get(meta(cell)["grade_id"]) or answer(by_id[meta(cell)["grade_id"]])
     if kind != "no written answers":
         for cell in nb.cells:
             if cell.cell_type == "markdown" and meta(cell).get("grade") and meta(cell).get("solution"):
@@ -109,9 +122,9 @@ def write_class(root: Path, assignment: str, n: int) -> dict[str, str]:
         if kind == "corrupt file":
             (folder / name).write_text(nbformat.writes(release_nb)[:1000])
         elif kind == "renamed notebook":
-            nbformat.write(make_submission("solved", source_nb, release_nb), folder / f"{assignment} (1).ipynb")
+            nbformat.write(make_submission("solved", source_nb, release_nb, assignment), folder / f"{assignment} (1).ipynb")
         else:
-            nbformat.write(make_submission(kind, source_nb, release_nb), folder / name)
+            nbformat.write(make_submission(kind, source_nb, release_nb, assignment), folder / name)
     return kinds
 
 
