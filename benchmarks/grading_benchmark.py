@@ -171,8 +171,7 @@ def main() -> int:
     parser.add_argument("--record", action="store_true", help="write the result into benchmarks/RESULTS.md")
     args = parser.parse_args()
     base = args.keep or Path(tempfile.mkdtemp(prefix="grading-bench-"))
-    limits = (f"c.Execute.timeout = {args.cell_timeout}\n"
-              f"import os\nos.environ['COURSE_CALL_TIME_LIMIT'] = '{args.call_timeout:g}'")  # fmt: skip
+    limits = release.limits_config(args.cell_timeout, args.call_timeout)
     root = release.prepare_course(base / "course", [args.assignment], extra_config=limits)
     release.generate(root, [args.assignment])
     kinds = write_class(root, args.assignment, args.n)

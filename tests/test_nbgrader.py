@@ -391,7 +391,7 @@ def course(tmp_path_factory):
     """A throw-away copy of the course with every assignment generated (and in its gradebook)."""
     root = release.prepare_course(
         tmp_path_factory.mktemp("course") / "course", ASSIGNMENTS,
-        extra_config=f"c.Execute.timeout = {CELL_TIMEOUT}\nimport os\nos.environ['COURSE_CALL_TIME_LIMIT'] = '{CALL_TIME_LIMIT}'",
+        extra_config=release.limits_config(CELL_TIMEOUT, CALL_TIME_LIMIT),
     )  # fmt: skip
     files = release.generate(root, ASSIGNMENTS)
     return root, files

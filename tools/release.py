@@ -100,6 +100,12 @@ def nbgrader(root: Path, *args: str, check: bool = True,
     return result
 
 
+def limits_config(cell_timeout: int, call_time_limit: float) -> str:
+    """Config lines that set a course copy's time limits: nbgrader's per cell (``c.Execute.timeout``)
+    and the reference guard's per call of a student's function (``COURSE_CALL_TIME_LIMIT``)."""
+    return f"c.Execute.timeout = {cell_timeout}\nimport os\nos.environ['COURSE_CALL_TIME_LIMIT'] = '{call_time_limit:g}'"
+
+
 def prepare_course(root: Path, ids: list[str], *, extra_config: str = "",
                    solutions_dir: Path = SOLUTIONS_DIR) -> Path:  # fmt: skip
     """Make ``root`` an nbgrader course: the course config (plus ``extra_config`` lines) and a
