@@ -330,6 +330,14 @@ def _time_limit(seconds: float | None, label: str):
 # --------------------------------------------------------------------------- #
 # Guarding a student's function
 # --------------------------------------------------------------------------- #
+@contextlib.contextmanager
+def _guarded_block(names: tuple[str, ...], label: str, seconds: float | None):
+    """The references ``names`` disabled and the time limit on, for one piece of a student's work.
+    The limit is inside the guard, so that the guard's own restoring is never cut short."""
+    with reference_guard(*names, function=label), _time_limit(seconds, label):
+        yield
+
+
 class _GuardedContext:
     """A context manager returned by a guarded function (e.g. a ``@contextmanager``): its set-up
     and tear-down run under the guard too, since that is where such a function does its work."""
@@ -338,11 +346,11 @@ class _GuardedContext:
         self._manager, self._names, self._function, self._seconds = manager, names, function, seconds
 
     def __enter__(self):
-        with reference_guard(*self._names, function=self._function), _time_limit(self._seconds, self._function):
+        with _guarded_block(self._names, self._function, self._seconds):
             return self._manager.__enter__()
 
     def __exit__(self, *exc_info):
-        with reference_guard(*self._names, function=self._function), _time_limit(self._seconds, self._function):
+        with _guarded_block(self._names, self._function, self._seconds):
             return self._manager.__exit__(*exc_info)
 
 
@@ -356,7 +364,7 @@ class _GuardedIterator:
         return self
 
     def __next__(self):
-        with reference_guard(*self._names, function=self._function), _time_limit(self._seconds, self._function):
+        with _guarded_block(self._names, self._function, self._seconds):
             return next(self._iterator)
 
 
@@ -392,7 +400,7 @@ def guarded(function: Callable, *names: str, seconds: float | None = None) -> Ca
         if same is not None:
             raise ReferenceUsed(f"{label}: write this function yourself: it is {same}")
         limit = call_time_limit() if seconds is None else seconds
-        with reference_guard(*names, function=label), _time_limit(limit, label):  # the guard's own work is never cut
+        with _guarded_block(names, label, limit):
             result = original(*args, **kwargs)
         if hasattr(result, "__enter__") and hasattr(result, "__exit__"):
             return _GuardedContext(result, names, label, limit)

@@ -35,10 +35,7 @@ def _sklearn(filename: str) -> Callable[[], np.ndarray]:
             from sklearn.datasets import load_sample_image
 
             return load_sample_image(filename)
-        from PIL import Image
-
-        with Image.open(path) as pil:
-            return np.asarray(pil.convert("RGB"))
+        return _read_rgb(path)
 
     return load
 
@@ -46,12 +43,19 @@ def _sklearn(filename: str) -> Callable[[], np.ndarray]:
 def _matplotlib(filename: str) -> Callable[[], np.ndarray]:
     def load() -> np.ndarray:
         import matplotlib.cbook
-        from PIL import Image
 
-        with matplotlib.cbook.get_sample_data(filename) as file, Image.open(file) as pil:
-            return np.asarray(pil.convert("RGB"))
+        with matplotlib.cbook.get_sample_data(filename) as file:
+            return _read_rgb(file)
 
     return load
+
+
+def _read_rgb(file) -> np.ndarray:
+    """An image file (a path or an open binary file) as an ``(H, W, 3)`` uint8 RGB array."""
+    from PIL import Image
+
+    with Image.open(file) as pil:
+        return np.asarray(pil.convert("RGB"))
 
 
 @dataclass(frozen=True)
